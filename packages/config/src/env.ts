@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable a service reads, declared once. The zod schema is
+ * both the validation and the documentation: each field says its unit and default.
+ */
+export const envSchema = z.object({
+  /** Redis connection URL used by BullMQ and run status. Default redis://127.0.0.1:6379. */
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** S3 endpoint URL; empty means AWS S3 in S3_REGION. Example http://minio:9000. */
+  S3_ENDPOINT: z.string().url().optional(),
+  /** S3 region. Default us-east-1. */
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  /** S3 access key id; empty means the SDK's default credential chain. */
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  /** S3 secret access key; empty means the SDK's default credential chain. */
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  /** Bucket that holds every run's artifacts. Default imgcluster. */
+  S3_BUCKET: z.string().min(3).default('imgcluster'),
+  /** Path-style bucket addressing (MinIO and most S3-compatible servers). Default true. */
+  S3_FORCE_PATH_STYLE: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  /** TCP port the API listens on. Default 8080. */
+  API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Address the API binds. Default 127.0.0.1. */
+  API_HOST: z.string().min(1).default('127.0.0.1'),
+  /** pino log level. Default info. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** TensorFlow.js backend: auto picks tensorflow-gpu, tensorflow, wasm, cpu in that order. */
+  TF_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  /** Jobs one worker process runs at once (preprocess and encode). Default 1. */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  /** BullMQ job lock duration in ms; a job whose lock lapses is taken over. Default 30000. */
+  JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** How often BullMQ looks for stalled jobs, in ms. Default 30000. */
+  STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
+  /** Attempts per job before it fails for good. Default 3. */
+  JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  /** Memory the trainer may use to cache image shards between epochs, in MiB. Default 1024. */
+  TRAIN_CACHE_MB: z.coerce.number().int().min(0).default(1024),
+  /** Memory the cluster worker may use to cache code shards, in MiB. Default 1024. */
+  CLUSTER_CACHE_MB: z.coerce.number().int().min(0).default(1024),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Thrown at start-up when an environment variable is malformed. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+/** Parses the environment once; a bad value fails with a message naming the variable. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const cleaned: Record<string, string> = {};
+  for (const [name, value] of Object.entries(source)) {
+    if (value !== undefined && value !== '') cleaned[name] = value;
+  }
+
+  const parsed = envSchema.safeParse(cleaned);
+  if (parsed.success) return parsed.data;
+
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
+}

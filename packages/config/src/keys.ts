@@ -1,0 +1,36 @@
+/**
+ * Object keys of a run's data and artifacts, all under runs/<runId>/ in the artifact
+ * bucket. One place names them so every service reads what another wrote.
+ */
+export const runKeys = (runId: string) => {
+  const root = `runs/${runId}`;
+  const shardName = (i: number) => String(i).padStart(5, '0');
+  return {
+    root,
+    spec: `${root}/spec.json`,
+    plan: `${root}/plan.json`,
+    imageShard: (i: number) => `${root}/images/shard-${shardName(i)}.bin`,
+    rejected: (i: number) => `${root}/images/rejected-${shardName(i)}.json`,
+    codeShard: (i: number) => `${root}/codes/codes-${shardName(i)}.bin`,
+    attentionShard: (i: number) => `${root}/codes/attention-${shardName(i)}.bin`,
+    checkpoint: `${root}/checkpoint/state.json`,
+    checkpointWeights: `${root}/checkpoint/weights.bin`,
+    checkpointModel: `${root}/checkpoint/model.json`,
+    encoderJson: `${root}/model/encoder/model.json`,
+    encoderWeights: `${root}/model/encoder/weights.bin`,
+    decoderJson: `${root}/model/decoder/model.json`,
+    decoderWeights: `${root}/model/decoder/weights.bin`,
+    training: `${root}/model/training.json`,
+    shardIndex: `${root}/shard-index.json`,
+    labels: `${root}/labels.csv`,
+    centroids: `${root}/centroids.bin`,
+    clusters: `${root}/clusters.json`,
+    clusterImage: (c: number, kind: 'samples' | 'attention' | 'decoded') =>
+      `${root}/clusters/${String(c).padStart(3, '0')}-${kind}.png`,
+    metrics: `${root}/metrics.json`,
+    report: `${root}/report.html`,
+    manifest: `${root}/manifest.json`,
+  };
+};
+
+export type RunKeys = ReturnType<typeof runKeys>;

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+
+const objectKey = z.string().min(1).max(1024);
+const bucketName = z
+  .string()
+  .min(3)
+  .max(63)
+  .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/, 'must be a valid S3 bucket name');
+
+/** What a user submits with POST /v1/runs. Every field but `input` has a default. */
+export const runSpecSchema = z
+  .object({
+    /** Optional human-readable name of the run. */
+    name: z.string().max(200).optional(),
+    /** Where the images are: every object under bucket/prefix is an input image. */
+    input: z.object({
+      bucket: bucketName,
+      /** Key prefix; '' means the whole bucket. */
+      prefix: z.string().max(1024).default(''),
+    }),
+    /**
+     * Optional ground truth for scoring only (never used for training): a JSON object
+     * mapping input object key to a label (string or integer).
+     */
+    labels: z.object({ bucket: bucketName.optional(), key: objectKey }).optional(),
+    /** Size every image is resized to. */
+    image: z
+      .object({
+        /** Side in pixels; a multiple of 8 so three 2x poolings divide it. Default 32. */
+        size: z
+          .number()
+          .int()
+          .min(16)
+          .max(512)
+          .refine((v) => v % 8 === 0, 'must be a multiple of 8')
+          .default(32),
+        /** 1 = greyscale, 3 = RGB. Default 1. */
+        channels: z.union([z.literal(1), z.literal(3)]).default(1),
+      })
+      .default({}),
+    /** Autoencoder shape: filters of the three encoder convolutions (the last is the code depth). */
+    model: z
+      .object({
+        filters: z
+          .tuple([
+            z.number().int().min(1).max(256),
+            z.number().int().min(1).max(256),
+            z.number().int().min(1).max(256),
+          ])
+          .default([16, 8, 8]),
+      })
+      .default({}),
+    training: z
+      .object({
+        /** Passes over the training images. Default 5. */
+        epochs: z.number().int().min(1).max(500).default(5),
+        /** Images per gradient step. Default 64. */
+        batchSize: z.number().int().min(1).max(4096).default(64),
+        /** Adam learning rate. Default 0.001. */
+        learningRate: z.number().positive().max(1).default(1e-3),
+        /** Train on at most this many images (a seeded sample); all are encoded. Default: all. */
+        maxImages: z.number().int().min(1).optional(),
+        /** Seed for shuffling and sampling. Default 0. */
+        seed: z.number().int().min(0).default(0),
+      })
+      .default({}),
+    kmeans: z
+      .object({
+        /** Number of clusters. Default 10. */
+        k: z.number().int().min(2).max(1000).default(10),
+        /** Codes per mini-batch step. Default 1024. */
+        batchSize: z.number().int().min(16).max(65536).default(1024),
+        /** Cap on mini-batch steps. Default 500. */
+        maxSteps: z.number().int().min(1).max(100_000).default(500),
+        /** Seed for k-means++ and batch sampling. Default 0. */
+        seed: z.number().int().min(0).default(0),
+      })
+      .default({}),
+    /** Input images per preprocess/encode job. Default 1000. */
+    shardSize: z.number().int().min(1).max(20_000).default(1000),
+  })
+  .strict();
+
+export type RunSpecInput = z.input<typeof runSpecSchema>;
+export type RunSpec = z.infer<typeof runSpecSchema>;
+
+/** The pipeline's stages, in order. */
+export const STAGES = ['plan', 'preprocess', 'train', 'encode', 'cluster'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export const RUN_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+export const STAGE_STATES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type StageState = (typeof STAGE_STATES)[number];

@@ -1,0 +1,14 @@
+export { ImageArgumentError } from './errors.js';
+export {
+  ACCEPTED_FORMATS,
+  DEFAULT_MAX_INPUT_PIXELS,
+  preprocessImage,
+  REJECT_REASONS,
+  type PreprocessOk,
+  type PreprocessOptions,
+  type PreprocessRejected,
+  type PreprocessResult,
+  type RejectReason,
+} from './preprocess.js';
+export { encodePng, gridPng, type GridOptions } from './png.js';
+export { heatColour, heatmapPng, normalise, type HeatmapOptions } from './heatmap.js';

@@ -1,0 +1,235 @@
+import type { Redis } from 'ioredis';
+import { STAGES, type RunSpec, type RunState, type Stage, type StageState } from '@imgcluster/config';
+
+/** Live status of one stage, as the API shows it. */
+export interface StageStatus {
+  state: StageState;
+  /** Units finished (shards for preprocess/encode, epochs for train, steps for cluster). */
+  done: number;
+  /** Units in all; 0 while unknown. */
+  total: number;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Seconds from start to finish (or to now while running). */
+  seconds?: number;
+  error?: string;
+  /** Stage-specific counters, e.g. images accepted/rejected, loss. */
+  detail: Record<string, unknown>;
+}
+
+/** Live status of a run. */
+export interface RunStatus {
+  id: string;
+  name?: string;
+  state: RunState;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  error?: string;
+  spec: RunSpec;
+  stages: Record<Stage, StageStatus>;
+}
+
+const TERMINAL: RunState[] = ['succeeded', 'failed', 'cancelled'];
+
+// Sets a run's state unless it is already terminal. KEYS[1] run hash; ARGV state, time.
+const SET_STATE_LUA = `
+local cur = redis.call('HGET', KEYS[1], 'state')
+if cur == false then return 0 end
+if cur == 'succeeded' or cur == 'failed' or cur == 'cancelled' then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'updatedAt', ARGV[2])
+if ARGV[1] == 'succeeded' or ARGV[1] == 'failed' or ARGV[1] == 'cancelled' then
+  redis.call('HSET', KEYS[1], 'finishedAt', ARGV[2])
+end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[3]) end
+return 1
+`;
+
+/**
+ * Run status in Redis. Object storage stays the source of truth for data; this holds the
+ * live view (states, counts, timings). Per-shard results are stored by shard number, so
+ * a retried job overwrites its entry instead of counting twice.
+ */
+export class RunStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'imgcluster',
+  ) {}
+
+  private runKey(id: string) {
+    return `${this.prefix}:run:${id}`;
+  }
+  private stageKey(id: string, stage: Stage) {
+    return `${this.prefix}:run:${id}:stage:${stage}`;
+  }
+  private shardsKey(id: string, stage: Stage) {
+    return `${this.prefix}:run:${id}:shards:${stage}`;
+  }
+  private get indexKey() {
+    return `${this.prefix}:runs`;
+  }
+
+  /** Records a new run as queued. */
+  async create(id: string, spec: RunSpec, now = new Date()): Promise<void> {
+    const at = now.toISOString();
+    const multi = this.redis.multi();
+    multi.hset(this.runKey(id), {
+      state: 'queued',
+      spec: JSON.stringify(spec),
+      createdAt: at,
+      updatedAt: at,
+      ...(spec.name ? { name: spec.name } : {}),
+    });
+    for (const stage of STAGES) multi.hset(this.stageKey(id, stage), { state: 'pending' });
+    multi.zadd(this.indexKey, now.getTime(), id);
+    await multi.exec();
+  }
+
+  /** True when the run exists. */
+  async exists(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.runKey(id))) === 1;
+  }
+
+  /** Sets the run's state; a terminal state (succeeded, failed, cancelled) is never left. */
+  async setState(id: string, state: RunState, error = ''): Promise<boolean> {
+    const changed = await this.redis.eval(
+      SET_STATE_LUA,
+      1,
+      this.runKey(id),
+      state,
+      new Date().toISOString(),
+      error,
+    );
+    return changed === 1;
+  }
+
+  /** The run's state, or undefined when unknown. */
+  async state(id: string): Promise<RunState | undefined> {
+    return ((await this.redis.hget(this.runKey(id), 'state')) ?? undefined) as
+      | RunState
+      | undefined;
+  }
+
+  /** True when the run was cancelled (workers poll this between units of work). */
+  async isCancelled(id: string): Promise<boolean> {
+    return (await this.state(id)) === 'cancelled';
+  }
+
+  /** Marks a stage running with its total; keeps the first start time on a retry. */
+  async startStage(id: string, stage: Stage, total: number): Promise<void> {
+    const key = this.stageKey(id, stage);
+    await this.redis.hsetnx(key, 'startedAt', new Date().toISOString());
+    await this.redis.hset(key, { state: 'running', total: String(total) });
+    await this.setState(id, 'running');
+  }
+
+  /** Sets stage-specific counters (merged into `detail`). */
+  async setDetail(id: string, stage: Stage, detail: Record<string, unknown>): Promise<void> {
+    const fields: Record<string, string> = {};
+    for (const [name, value] of Object.entries(detail)) fields[`d.${name}`] = JSON.stringify(value);
+    await this.redis.hset(this.stageKey(id, stage), fields);
+  }
+
+  /** Sets how many units of a non-sharded stage are done. */
+  async setDone(id: string, stage: Stage, done: number): Promise<void> {
+    await this.redis.hset(this.stageKey(id, stage), 'done', String(done));
+  }
+
+  /** Records one shard's result; returns how many distinct shards are done. */
+  async shardDone(id: string, stage: Stage, shard: number, result: object): Promise<number> {
+    const key = this.shardsKey(id, stage);
+    await this.redis.hset(key, String(shard), JSON.stringify(result));
+    return this.redis.hlen(key);
+  }
+
+  /** Every shard result of a stage, by shard number. */
+  async shardResults<T>(id: string, stage: Stage): Promise<Map<number, T>> {
+    const raw = await this.redis.hgetall(this.shardsKey(id, stage));
+    return new Map(Object.entries(raw).map(([k, v]) => [Number(k), JSON.parse(v) as T]));
+  }
+
+  /** Marks a stage finished. */
+  async finishStage(id: string, stage: Stage, state: StageState = 'succeeded', error?: string) {
+    const key = this.stageKey(id, stage);
+    const fields: Record<string, string> = { state, finishedAt: new Date().toISOString() };
+    if (error) fields.error = error;
+    await this.redis.hset(key, fields);
+  }
+
+  /** Fails the stage and the run with a message. */
+  async fail(id: string, stage: Stage, message: string): Promise<void> {
+    await this.finishStage(id, stage, 'failed', message);
+    await this.setState(id, 'failed', `${stage}: ${message}`);
+  }
+
+  /** The run's full status, or undefined when unknown. */
+  async get(id: string): Promise<RunStatus | undefined> {
+    const multi = this.redis.multi().hgetall(this.runKey(id));
+    for (const stage of STAGES) multi.hgetall(this.stageKey(id, stage));
+    for (const stage of ['preprocess', 'encode'] as const) multi.hlen(this.shardsKey(id, stage));
+    const replies = (await multi.exec()) ?? [];
+    const run = replies[0]?.[1] as Record<string, string> | undefined;
+    if (!run || !run.state) return undefined;
+
+    const stages = {} as Record<Stage, StageStatus>;
+    STAGES.forEach((stage, i) => {
+      stages[stage] = parseStage(replies[i + 1]?.[1] as Record<string, string>);
+    });
+    stages.preprocess.done = Number(replies[STAGES.length + 1]?.[1] ?? 0);
+    stages.encode.done = Number(replies[STAGES.length + 2]?.[1] ?? 0);
+
+    return {
+      id,
+      name: run.name,
+      state: run.state as RunState,
+      createdAt: run.createdAt,
+      updatedAt: run.updatedAt,
+      finishedAt: run.finishedAt,
+      error: run.error,
+      spec: JSON.parse(run.spec) as RunSpec,
+      stages,
+    };
+  }
+
+  /** The spec a run was submitted with. */
+  async spec(id: string): Promise<RunSpec | undefined> {
+    const raw = await this.redis.hget(this.runKey(id), 'spec');
+    return raw ? (JSON.parse(raw) as RunSpec) : undefined;
+  }
+
+  /** Run ids, newest first. */
+  async list(offset: number, limit: number): Promise<{ ids: string[]; total: number }> {
+    const [ids, total] = await Promise.all([
+      this.redis.zrevrange(this.indexKey, offset, offset + limit - 1),
+      this.redis.zcard(this.indexKey),
+    ]);
+    return { ids, total };
+  }
+
+  /** True for states a run never leaves. */
+  static isTerminal(state: RunState): boolean {
+    return TERMINAL.includes(state);
+  }
+}
+
+function parseStage(raw: Record<string, string> | undefined): StageStatus {
+  const r = raw ?? {};
+  const detail: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(r)) {
+    if (name.startsWith('d.')) detail[name.slice(2)] = JSON.parse(value);
+  }
+  const status: StageStatus = {
+    state: (r.state ?? 'pending') as StageState,
+    done: Number(r.done ?? 0),
+    total: Number(r.total ?? 0),
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    error: r.error,
+    detail,
+  };
+  if (r.startedAt) {
+    const end = r.finishedAt ? Date.parse(r.finishedAt) : Date.now();
+    status.seconds = Math.round((end - Date.parse(r.startedAt)) / 100) / 10;
+  }
+  return status;
+}

@@ -1,0 +1,76 @@
+import { FlowProducer, Queue, Worker, type Job, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Stage } from '@imgcluster/config';
+import { QUEUES } from './names.js';
+
+/** Retry policy shared by every job: attempts with exponential backoff from 1 s. */
+export function defaultJobOptions(attempts: number): JobsOptions {
+  return {
+    attempts,
+    backoff: { type: 'exponential', delay: 1000 },
+    removeOnComplete: { age: 7 * 24 * 3600 },
+    removeOnFail: { age: 30 * 24 * 3600 },
+  };
+}
+
+/** Options of one stage worker. */
+export interface StageWorkerOptions<D> {
+  stage: Stage;
+  connection: Redis;
+  /** Jobs at once in this process. */
+  concurrency: number;
+  /** Lock duration in ms; renewed at half of it while the job runs. */
+  lockDuration: number;
+  /** Stalled-job check interval in ms. */
+  stalledInterval: number;
+  process: (job: Job<D>) => Promise<unknown>;
+  /** Called once a job has failed its last attempt. */
+  onFinalFailure: (job: Job<D>, err: Error) => Promise<void>;
+}
+
+/** Starts a BullMQ worker for one stage's queue. */
+export function startStageWorker<D>(options: StageWorkerOptions<D>): Worker<D> {
+  const worker = new Worker<D>(QUEUES[options.stage], options.process, {
+    connection: options.connection,
+    concurrency: options.concurrency,
+    lockDuration: options.lockDuration,
+    stalledInterval: options.stalledInterval,
+    maxStalledCount: 2,
+    autorun: true,
+  });
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const attempts = job.opts.attempts ?? 1;
+    const final = job.attemptsMade >= attempts || err.name === 'UnrecoverableError';
+    if (final) {
+      void options.onFinalFailure(job, err).catch(() => undefined);
+    }
+  });
+  return worker;
+}
+
+/** Producers for adding jobs and flows; one per process. */
+export class Producers {
+  readonly flows: FlowProducer;
+  private readonly queues = new Map<Stage, Queue>();
+
+  constructor(private readonly connection: Redis) {
+    this.flows = new FlowProducer({ connection });
+  }
+
+  /** The queue of a stage (created on first use). */
+  queue(stage: Stage): Queue {
+    let q = this.queues.get(stage);
+    if (!q) {
+      q = new Queue(QUEUES[stage], { connection: this.connection });
+      this.queues.set(stage, q);
+    }
+    return q;
+  }
+
+  /** Closes every producer. */
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    await this.flows.close();
+  }
+}

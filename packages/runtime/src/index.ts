@@ -1,0 +1,126 @@
+import type { Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { loadEnv, type Env, type Stage } from '@imgcluster/config';
+import { createLogger, type Logger } from '@imgcluster/logging';
+import { Storage, storageFromEnv } from '@imgcluster/storage';
+import {
+  createRedis,
+  Producers,
+  RunStore,
+  startStageWorker,
+  RunCancelledError,
+  type RunJobData,
+} from '@imgcluster/queues';
+
+/** What every service has: parsed config, logger, Redis, storage, run status, producers. */
+export interface ServiceContext {
+  service: string;
+  env: Env;
+  log: Logger;
+  redis: Redis;
+  storage: Storage;
+  store: RunStore;
+  producers: Producers;
+  /** The artifact bucket. */
+  bucket: string;
+  /** Workers started in this process; closed together on shutdown. */
+  workers: Worker[];
+  /** Run first on shutdown, e.g. closing the HTTP server. */
+  beforeClose: (() => Promise<void>)[];
+}
+
+/** Builds a service's context from the environment; a bad variable fails here. */
+export function createContext(service: string, source: NodeJS.ProcessEnv = process.env) {
+  const env = loadEnv(source);
+  const log = createLogger(service, env.LOG_LEVEL);
+  const redis = createRedis(env.REDIS_URL);
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  const storage = storageFromEnv(env);
+  const ctx: ServiceContext = {
+    service,
+    env,
+    log,
+    redis,
+    storage,
+    store: new RunStore(redis),
+    producers: new Producers(redis),
+    bucket: env.S3_BUCKET,
+    workers: [],
+    beforeClose: [],
+  };
+  process.once('SIGTERM', () => void shutdown(ctx, 'SIGTERM'));
+  process.once('SIGINT', () => void shutdown(ctx, 'SIGINT'));
+  return ctx;
+}
+
+/** One stage's job handler, given a job-scoped logger. */
+export type StageHandler<D extends RunJobData> = (job: Job<D>, log: Logger) => Promise<unknown>;
+
+/**
+ * Runs a stage worker until the process is told to stop (SIGTERM/SIGINT). A job of a
+ * cancelled run is skipped.
+ */
+export async function runStageWorker<D extends RunJobData>(
+  ctx: ServiceContext,
+  stage: Stage,
+  handler: StageHandler<D>,
+  concurrency = 1,
+): Promise<Worker<D>> {
+  await ctx.storage.ensureBucket(ctx.bucket);
+
+  const worker = startStageWorker<D>({
+    stage,
+    connection: ctx.redis,
+    concurrency,
+    lockDuration: ctx.env.JOB_LOCK_MS,
+    stalledInterval: ctx.env.STALLED_INTERVAL_MS,
+    process: async (job) => {
+      const shard = (job.data as { shard?: number }).shard;
+      const log = ctx.log.child({ runId: job.data.runId, stage, shard, jobId: job.id });
+      if (await ctx.store.isCancelled(job.data.runId)) {
+        log.info('run cancelled: job skipped');
+        return { skipped: 'cancelled' };
+      }
+      const started = Date.now();
+      log.debug({ attempt: job.attemptsMade + 1 }, 'job started');
+      const result = await handler(job, log);
+      log.debug({ ms: Date.now() - started }, 'job finished');
+      return result;
+    },
+    onFinalFailure: async (job, err) => {
+      if (err instanceof RunCancelledError || err.message.includes('was cancelled')) return;
+      ctx.log.error({ runId: job.data.runId, stage, jobId: job.id, err: err.message }, 'job failed');
+      await ctx.store.fail(job.data.runId, stage, err.message);
+    },
+  });
+  worker.on('error', (err) => ctx.log.warn({ err: err.message }, 'worker error'));
+  worker.on('stalled', (jobId) => ctx.log.warn({ jobId }, 'job stalled: taken over'));
+
+  ctx.workers.push(worker as unknown as Worker);
+  ctx.log.info({ queue: worker.name, concurrency }, `${ctx.service} worker ready`);
+  return worker;
+}
+
+let closing = false;
+
+/**
+ * Graceful stop: stop taking jobs, let running ones finish (a job still running when the
+ * orchestrator's grace period ends is taken over by another worker once its lock
+ * lapses), close connections, exit 0.
+ */
+async function shutdown(ctx: ServiceContext, signal: string): Promise<void> {
+  if (closing) return;
+  closing = true;
+  ctx.log.info({ signal, workers: ctx.workers.length }, 'shutting down: finishing running jobs');
+  for (const close of ctx.beforeClose) await close().catch(() => undefined);
+  await Promise.all(ctx.workers.map((w) => w.close()));
+  await ctx.producers.close();
+  ctx.storage.close();
+  await ctx.redis.quit().catch(() => undefined);
+  process.exit(0);
+}
+
+/** Throws RunCancelledError when the run was cancelled; long jobs call it between steps. */
+export async function throwIfCancelled(ctx: ServiceContext, runId: string): Promise<void> {
+  if (await ctx.store.isCancelled(runId)) throw new RunCancelledError(runId);
+}

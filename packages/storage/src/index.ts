@@ -1,0 +1,209 @@
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
+
+/** Connection settings, usually taken from the service's environment. */
+export interface StorageConfig {
+  /** Endpoint URL of an S3-compatible server; undefined means AWS S3. */
+  endpoint?: string;
+  region: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  forcePathStyle: boolean;
+  /** Attempts per request, with the SDK's exponential backoff. Default 5. */
+  maxAttempts?: number;
+}
+
+/** The object does not exist. */
+export class ObjectNotFoundError extends Error {
+  readonly code = 'OBJECT_NOT_FOUND';
+  constructor(
+    readonly bucket: string,
+    readonly key: string,
+  ) {
+    super(`object not found: s3://${bucket}/${key}`);
+  }
+}
+
+/** One listed object. */
+export interface ListedObject {
+  key: string;
+  size: number;
+}
+
+/**
+ * The only S3 client of the project. Bodies are read to the end on every path, errors
+ * included, so sockets go back to the pool.
+ */
+export class Storage {
+  readonly client: S3Client;
+
+  constructor(config: StorageConfig) {
+    const options: S3ClientConfig = {
+      region: config.region,
+      endpoint: config.endpoint,
+      forcePathStyle: config.forcePathStyle,
+      maxAttempts: config.maxAttempts ?? 5,
+    };
+    if (config.accessKeyId && config.secretAccessKey) {
+      options.credentials = {
+        accessKeyId: config.accessKeyId,
+        secretAccessKey: config.secretAccessKey,
+      };
+    }
+    if (config.endpoint) {
+      // Non-AWS servers mishandle the SDK's default aws-chunked checksummed uploads.
+      options.requestChecksumCalculation = 'WHEN_REQUIRED';
+      options.responseChecksumValidation = 'WHEN_REQUIRED';
+    }
+    this.client = new S3Client(options);
+  }
+
+  /** Creates the bucket when it does not exist yet. */
+  async ensureBucket(bucket: string): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
+    } catch {
+      try {
+        await this.client.send(new CreateBucketCommand({ Bucket: bucket }));
+      } catch (err) {
+        const name = (err as { name?: string }).name ?? '';
+        if (!/BucketAlready/.test(name)) throw err;
+      }
+    }
+  }
+
+  /** Writes one object (the whole body at once). */
+  async put(bucket: string, key: string, body: Uint8Array | string, contentType?: string) {
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ContentType: contentType ?? guessContentType(key),
+      }),
+    );
+  }
+
+  /** Writes a JSON document. */
+  async putJson(bucket: string, key: string, value: unknown): Promise<void> {
+    await this.put(bucket, key, JSON.stringify(value), 'application/json');
+  }
+
+  /** Reads a whole object into memory. */
+  async get(bucket: string, key: string): Promise<Buffer> {
+    const { body } = await this.getStream(bucket, key);
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  /** Reads and parses a JSON object. */
+  async getJson<T>(bucket: string, key: string): Promise<T> {
+    return JSON.parse((await this.get(bucket, key)).toString('utf8')) as T;
+  }
+
+  /** Reads a JSON object, or undefined when it does not exist. */
+  async getJsonIfExists<T>(bucket: string, key: string): Promise<T | undefined> {
+    try {
+      return await this.getJson<T>(bucket, key);
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Opens an object as a stream; the caller must consume or destroy it. */
+  async getStream(
+    bucket: string,
+    key: string,
+  ): Promise<{ body: Readable; size?: number; contentType?: string }> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return {
+        body: out.Body as Readable,
+        size: out.ContentLength,
+        contentType: out.ContentType,
+      };
+    } catch (err) {
+      if (isNotFound(err)) throw new ObjectNotFoundError(bucket, key);
+      throw err;
+    }
+  }
+
+  /** True when the object exists. */
+  async exists(bucket: string, key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Lists every object under a prefix, following pagination to the end. */
+  async list(bucket: string, prefix: string): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const item of page.Contents ?? []) {
+        if (item.Key !== undefined) out.push({ key: item.Key, size: item.Size ?? 0 });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  /** Releases the client's sockets. */
+  close(): void {
+    this.client.destroy();
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  json: 'application/json',
+  png: 'image/png',
+  html: 'text/html; charset=utf-8',
+  csv: 'text/csv; charset=utf-8',
+  bin: 'application/octet-stream',
+};
+
+/** Content type from a key's extension; octet-stream when unknown. */
+export function guessContentType(key: string): string {
+  const ext = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
+  return CONTENT_TYPES[ext] ?? 'application/octet-stream';
+}
+
+/** Builds a Storage from the parsed environment of a service. */
+export function storageFromEnv(env: {
+  S3_ENDPOINT?: string;
+  S3_REGION: string;
+  S3_ACCESS_KEY_ID?: string;
+  S3_SECRET_ACCESS_KEY?: string;
+  S3_FORCE_PATH_STYLE: boolean;
+}): Storage {
+  return new Storage({
+    endpoint: env.S3_ENDPOINT,
+    region: env.S3_REGION,
+    accessKeyId: env.S3_ACCESS_KEY_ID,
+    secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+    forcePathStyle: env.S3_FORCE_PATH_STYLE,
+  });
+}

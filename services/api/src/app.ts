@@ -1,0 +1,208 @@
+import { randomBytes } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { z, type ZodError } from 'zod';
+import { runKeys, runSpecSchema, STAGES, type RunSpec } from '@imgcluster/config';
+import { defaultJobOptions, jobIds, RunStore, type RunStatus } from '@imgcluster/queues';
+import type { ServiceContext } from '@imgcluster/runtime';
+import { guessContentType, ObjectNotFoundError } from '@imgcluster/storage';
+import { ApiError, type ApiIssue } from './errors.js';
+
+const runIdSchema = z.string().regex(/^run_[a-z0-9]{6,40}$/);
+
+const listQuerySchema = z
+  .object({
+    /** Runs per page, 1..100. Default 20. */
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    /** Opaque cursor from the previous page's `next`. */
+    cursor: z.string().regex(/^\d+$/).optional(),
+  })
+  .strict();
+
+/** Builds the API (routes, error handling); listening is the caller's. */
+export function buildApp(ctx: ServiceContext): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: ctx.log as unknown as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const apiErr = toApiError(err);
+    if (apiErr.status >= 500) request.log.error({ err }, 'request failed');
+    void reply.status(apiErr.status).send(apiErr.toBody());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send(new ApiError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url}`).toBody());
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await ctx.redis.ping();
+      await ctx.storage.ensureBucket(ctx.bucket);
+      return { ok: true };
+    } catch (err) {
+      return reply.status(503).send({ ok: false, error: (err as Error).message });
+    }
+  });
+
+  app.post('/v1/runs', async (request, reply) => {
+    const spec = parse(runSpecSchema, request.body ?? {}, 'body');
+    await checkInputs(ctx, spec);
+
+    const id = newRunId();
+    await ctx.storage.putJson(ctx.bucket, runKeys(id).spec, spec);
+    await ctx.store.create(id, spec);
+    await ctx.producers
+      .queue('plan')
+      .add('plan', { runId: id }, { ...defaultJobOptions(ctx.env.JOB_ATTEMPTS), jobId: jobIds.plan(id) });
+    request.log.info({ runId: id }, 'run submitted');
+    return reply.status(202).send({ id, state: 'queued', url: `/v1/runs/${id}` });
+  });
+
+  app.get('/v1/runs', async (request) => {
+    const query = parse(listQuerySchema, request.query, 'query');
+    const offset = Number(query.cursor ?? 0);
+    const { ids, total } = await ctx.store.list(offset, query.limit);
+    const runs = (await Promise.all(ids.map((id) => ctx.store.get(id)))).filter(
+      (r): r is RunStatus => r !== undefined,
+    );
+    const next = offset + ids.length < total ? String(offset + ids.length) : null;
+    return { runs: runs.map(summary), total, next };
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/runs/:id', async (request) => {
+    const status = await getRun(ctx, request.params.id);
+    const shards = await ctx.store.shardResults<{ accepted: number; rejected: number; reasons: Record<string, number> }>(status.id, 'preprocess');
+    const images = { accepted: 0, rejected: 0, reasons: {} as Record<string, number> };
+    for (const r of shards.values()) {
+      images.accepted += r.accepted;
+      images.rejected += r.rejected;
+      for (const [reason, n] of Object.entries(r.reasons)) images.reasons[reason] = (images.reasons[reason] ?? 0) + n;
+    }
+    status.stages.preprocess.detail = { ...status.stages.preprocess.detail, ...images };
+    return { ...status, links: links(status.id) };
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/runs/:id', async (request, reply) => {
+    const status = await getRun(ctx, request.params.id);
+    if (RunStore.isTerminal(status.state)) {
+      throw new ApiError('RUN_FINISHED', `run ${status.id} has already ${status.state}`);
+    }
+    await ctx.store.setState(status.id, 'cancelled', 'cancelled by request');
+    for (const stage of STAGES) {
+      const s = status.stages[stage].state;
+      if (s === 'running' || s === 'pending') await ctx.store.finishStage(status.id, stage, 'cancelled');
+    }
+    request.log.info({ runId: status.id }, 'run cancelled');
+    return reply.status(202).send({ id: status.id, state: 'cancelled' });
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/runs/:id/artifacts', async (request) => {
+    const status = await getRun(ctx, request.params.id);
+    const root = `${runKeys(status.id).root}/`;
+    const objects = await ctx.storage.list(ctx.bucket, root);
+    const manifest = await ctx.storage.getJsonIfExists<Record<string, unknown>>(ctx.bucket, runKeys(status.id).manifest);
+    return {
+      id: status.id,
+      state: status.state,
+      complete: manifest !== undefined,
+      artifacts: objects.map((o) => {
+        const path = o.key.slice(root.length);
+        return { path, bytes: o.size, contentType: guessContentType(path), url: `/v1/runs/${status.id}/artifacts/${path}` };
+      }),
+    };
+  });
+
+  app.get<{ Params: { id: string; '*': string } }>('/v1/runs/:id/artifacts/*', async (request, reply) => {
+    const status = await getRun(ctx, request.params.id);
+    const path = request.params['*'];
+    if (!/^[A-Za-z0-9._/-]+$/.test(path) || path.split('/').includes('..')) {
+      throw new ApiError('ARTIFACT_NOT_FOUND', `no artifact ${path}`);
+    }
+    return sendObject(ctx, reply, `${runKeys(status.id).root}/${path}`);
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/runs/:id/report', async (request, reply) => {
+    const status = await getRun(ctx, request.params.id);
+    return sendObject(ctx, reply, runKeys(status.id).report);
+  });
+
+  return app;
+}
+
+async function sendObject(ctx: ServiceContext, reply: import('fastify').FastifyReply, key: string) {
+  try {
+    const obj = await ctx.storage.getStream(ctx.bucket, key);
+    void reply.header('content-type', obj.contentType ?? guessContentType(key));
+    if (obj.size !== undefined) void reply.header('content-length', obj.size);
+    return reply.send(obj.body);
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) throw new ApiError('ARTIFACT_NOT_FOUND', `no artifact ${key.split('/').slice(2).join('/')}`);
+    throw err;
+  }
+}
+
+async function getRun(ctx: ServiceContext, id: string): Promise<RunStatus> {
+  if (!runIdSchema.safeParse(id).success) throw new ApiError('RUN_NOT_FOUND', `no run ${JSON.stringify(id)}`);
+  const status = await ctx.store.get(id);
+  if (!status) throw new ApiError('RUN_NOT_FOUND', `no run ${id}`);
+  return status;
+}
+
+async function checkInputs(ctx: ServiceContext, spec: RunSpec) {
+  try {
+    await ctx.storage.list(spec.input.bucket, `${spec.input.prefix}\u0000`);
+  } catch (err) {
+    const name = (err as { name?: string }).name;
+    if (name === 'NoSuchBucket' || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
+      throw new ApiError('INPUT_BUCKET_NOT_FOUND', `bucket ${spec.input.bucket} does not exist`, [
+        { path: 'body.input.bucket', message: 'bucket does not exist' },
+      ]);
+    }
+    throw new ApiError('STORAGE_UNAVAILABLE', `object storage: ${(err as Error).message}`);
+  }
+  if (spec.labels) {
+    const bucket = spec.labels.bucket ?? spec.input.bucket;
+    if (!(await ctx.storage.exists(bucket, spec.labels.key))) {
+      throw new ApiError('LABELS_NOT_FOUND', `no labels object s3://${bucket}/${spec.labels.key}`, [
+        { path: 'body.labels.key', message: 'object does not exist' },
+      ]);
+    }
+  }
+}
+
+function parse<T extends z.ZodTypeAny>(schema: T, value: unknown, where: string): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ApiError('VALIDATION_FAILED', `invalid ${where}`, zodIssues(result.error, where));
+}
+
+function zodIssues(error: ZodError, where: string): ApiIssue[] {
+  return error.issues.map((i) => ({
+    path: [where, ...i.path].join('.'),
+    message: i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : i.message,
+  }));
+}
+
+function toApiError(err: FastifyError): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) return new ApiError('INVALID_JSON', err.message);
+  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new ApiError('INVALID_JSON', 'the JSON body is empty');
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ApiError('UNSUPPORTED_MEDIA_TYPE');
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError('BODY_TOO_LARGE');
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new ApiError('VALIDATION_FAILED', err.message);
+  return new ApiError('INTERNAL');
+}
+
+function newRunId(): string {
+  return `run_${Date.now().toString(36)}${randomBytes(5).toString('hex')}`;
+}
+
+function links(id: string) {
+  return { self: `/v1/runs/${id}`, artifacts: `/v1/runs/${id}/artifacts`, report: `/v1/runs/${id}/report` };
+}
+
+function summary(s: RunStatus) {
+  const progress = Object.fromEntries(STAGES.map((st) => [st, { state: s.stages[st].state, done: s.stages[st].done, total: s.stages[st].total }]));
+  return { id: s.id, name: s.name, state: s.state, createdAt: s.createdAt, finishedAt: s.finishedAt, error: s.error, stages: progress, url: `/v1/runs/${s.id}` };
+}

@@ -1,0 +1,43 @@
+/**
+ * Every error the API answers with: a stable code, its HTTP status and a message. Codes
+ * are never reused for another meaning.
+ */
+export const API_ERRORS = {
+  VALIDATION_FAILED: { status: 400, message: 'the request is not valid' },
+  INVALID_JSON: { status: 400, message: 'the request body is not valid JSON' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'send the body as application/json' },
+  BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
+  INPUT_BUCKET_NOT_FOUND: { status: 400, message: 'the input bucket does not exist' },
+  LABELS_NOT_FOUND: { status: 400, message: 'the labels object does not exist' },
+  RUN_NOT_FOUND: { status: 404, message: 'no run with this id' },
+  ARTIFACT_NOT_FOUND: { status: 404, message: 'the run has no such artifact' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'no such route' },
+  RUN_FINISHED: { status: 409, message: 'the run has already finished' },
+  STORAGE_UNAVAILABLE: { status: 503, message: 'object storage did not answer' },
+  INTERNAL: { status: 500, message: 'internal error' },
+} as const;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+/** One problem in a request: where (a JSON path such as body.kmeans.k) and what. */
+export interface ApiIssue {
+  path: string;
+  message: string;
+}
+
+/** An error the API reports as { error: { code, message, issues? } }. */
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ApiErrorCode,
+    message?: string,
+    readonly issues?: ApiIssue[],
+  ) {
+    super(message ?? API_ERRORS[code].message);
+    this.status = API_ERRORS[code].status;
+  }
+
+  toBody() {
+    return { error: { code: this.code, message: this.message, ...(this.issues ? { issues: this.issues } : {}) } };
+  }
+}

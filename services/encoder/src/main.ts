@@ -1,0 +1,17 @@
+import { initBackend } from '@imgcluster/model';
+import type { ShardJobData } from '@imgcluster/queues';
+import { createContext, runStageWorker } from '@imgcluster/runtime';
+import { encodeShardJob } from './encode.js';
+
+// The encoder pool: start as many processes as there are cores to spare; each takes
+// one shard at a time from the encode queue.
+const ctx = createContext('encoder');
+const chosen = await initBackend(ctx.env.TF_BACKEND);
+ctx.log.info(chosen, 'tensorflow.js backend selected');
+
+await runStageWorker<ShardJobData>(
+  ctx,
+  'encode',
+  (job, log) => encodeShardJob(ctx, job, log),
+  ctx.env.WORKER_CONCURRENCY,
+);

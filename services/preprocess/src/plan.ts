@@ -1,0 +1,108 @@
+import type { Job } from 'bullmq';
+import { runKeys, type RunSpec } from '@imgcluster/config';
+import type { Logger } from '@imgcluster/logging';
+import {
+  defaultJobOptions,
+  jobIds,
+  PermanentJobError,
+  QUEUES,
+  type RunJobData,
+  type ShardJobData,
+} from '@imgcluster/queues';
+import type { ServiceContext } from '@imgcluster/runtime';
+
+/** The plan of a run: which input keys go into which shard. Stored as plan.json. */
+export interface RunPlan {
+  runId: string;
+  inputBucket: string;
+  imageCount: number;
+  shards: { index: number; keys: string[] }[];
+}
+
+/** Keys that are never input images: folders and the labels file. */
+function isInputKey(key: string, spec: RunSpec): boolean {
+  if (key.endsWith('/')) return false;
+  const labels = spec.labels;
+  if (labels && (labels.bucket ?? spec.input.bucket) === spec.input.bucket) {
+    if (key === labels.key) return false;
+  }
+  return true;
+}
+
+/** Deterministic shuffle (mulberry32) so each shard is a random sample of the input. */
+export function shuffled<T>(items: T[], seed: number): T[] {
+  const out = items.slice();
+  let s = seed >>> 0;
+  const next = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/** Splits keys into shards of at most `size`. */
+export function chunk(keys: string[], size: number): RunPlan['shards'] {
+  const shards: RunPlan['shards'] = [];
+  for (let i = 0; i < keys.length; i += size) {
+    shards.push({ index: shards.length, keys: keys.slice(i, i + size) });
+  }
+  return shards;
+}
+
+/**
+ * The plan job: lists the input (every page), writes plan.json, then adds the
+ * preprocess jobs as children of the train job, so training starts once all are done.
+ */
+export async function planRun(ctx: ServiceContext, job: Job<RunJobData>, log: Logger) {
+  const { runId } = job.data;
+  const spec = await ctx.store.spec(runId);
+  if (!spec) throw new PermanentJobError('RUN_UNKNOWN', `run ${runId} has no spec`);
+  await ctx.store.startStage(runId, 'plan', 1);
+
+  const listed = await ctx.storage.list(spec.input.bucket, spec.input.prefix);
+  const keys = listed.map((o) => o.key).filter((k) => isInputKey(k, spec));
+  if (keys.length === 0) {
+    throw new PermanentJobError(
+      'NO_INPUT_IMAGES',
+      `no objects under s3://${spec.input.bucket}/${spec.input.prefix}`,
+    );
+  }
+
+  keys.sort();
+  const plan: RunPlan = {
+    runId,
+    inputBucket: spec.input.bucket,
+    imageCount: keys.length,
+    shards: chunk(shuffled(keys, spec.training.seed), spec.shardSize),
+  };
+  await ctx.storage.putJson(ctx.bucket, runKeys(runId).plan, plan);
+  log.info({ images: keys.length, shards: plan.shards.length }, 'run planned');
+
+  await ctx.store.setDone(runId, 'plan', 1);
+  await ctx.store.setDetail(runId, 'plan', { images: keys.length, shards: plan.shards.length });
+  await ctx.store.finishStage(runId, 'plan');
+  await ctx.store.startStage(runId, 'preprocess', plan.shards.length);
+  await ctx.store.setDetail(runId, 'preprocess', { images: keys.length });
+
+  const options = defaultJobOptions(ctx.env.JOB_ATTEMPTS);
+  await ctx.producers.flows.add({
+    name: 'train',
+    queueName: QUEUES.train,
+    data: { runId } satisfies RunJobData,
+    opts: { ...options, jobId: jobIds.train(runId) },
+    children: plan.shards.map((s) => ({
+      name: 'preprocess',
+      queueName: QUEUES.preprocess,
+      data: { runId, shard: s.index } satisfies ShardJobData,
+      opts: { ...options, jobId: jobIds.preprocess(runId, s.index), failParentOnFailure: true },
+    })),
+  });
+  return { images: keys.length, shards: plan.shards.length };
+}

@@ -1,0 +1,268 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { Job } from 'bullmq';
+import { runKeys, type RunSpec } from '@imgcluster/config';
+import type { Logger } from '@imgcluster/logging';
+import {
+  buildAutoencoder,
+  loadModel,
+  saveModel,
+  tf,
+  trainStep,
+  type Autoencoder,
+} from '@imgcluster/model';
+import {
+  defaultJobOptions,
+  jobIds,
+  PermanentJobError,
+  QUEUES,
+  type RunJobData,
+  type ShardJobData,
+} from '@imgcluster/queues';
+import { throwIfCancelled, type ServiceContext } from '@imgcluster/runtime';
+import { decodeShard } from '@imgcluster/shard';
+import { permutation, trainingShards, type TrainingShard } from './training-set.js';
+
+/** Saved after every epoch; a restarted trainer resumes after `epochsDone`. */
+interface CheckpointState {
+  epochsDone: number;
+  epochs: EpochRecord[];
+}
+
+interface EpochRecord {
+  epoch: number;
+  loss: number;
+  seconds: number;
+  images: number;
+}
+
+/** How often live progress (step, loss) is written to the run status, in ms. */
+const PROGRESS_EVERY_MS = 2000;
+
+/**
+ * The train job. Runs once all preprocess jobs are done (it is their parent), trains the
+ * autoencoder on the accepted images, checkpoints every epoch, publishes the encoder and
+ * decoder, then queues the encode jobs under the cluster job.
+ */
+export async function trainRun(
+  ctx: ServiceContext,
+  job: Job<RunJobData>,
+  log: Logger,
+  backend: string,
+) {
+  const { runId } = job.data;
+  const spec = await ctx.store.spec(runId);
+  if (!spec) throw new PermanentJobError('RUN_UNKNOWN', `run ${runId} has no spec`);
+  await ctx.store.finishStage(runId, 'preprocess');
+
+  const accepted = await acceptedCounts(ctx, runId);
+  const total = [...accepted.values()].reduce((a, b) => a + b, 0);
+  if (total === 0) {
+    throw new PermanentJobError('NO_DECODABLE_IMAGES', 'no input image could be decoded');
+  }
+  const shards = trainingShards(accepted, spec);
+  const trainImages = shards.reduce((a, s) => a + s.count, 0);
+  await ctx.store.startStage(runId, 'train', spec.training.epochs);
+  await ctx.store.setDetail(runId, 'train', { backend, trainImages, images: total });
+
+  const model = buildAutoencoder({
+    imageSize: spec.image.size,
+    channels: spec.image.channels,
+    filters: spec.model.filters,
+    learningRate: spec.training.learningRate,
+  });
+  try {
+    const state = await resume(ctx, runId, model, log);
+    await trainEpochs(ctx, job, log, spec, model, shards, state, trainImages);
+    await publish(ctx, runId, model, state, { backend, trainImages });
+  } finally {
+    model.autoencoder.dispose();
+  }
+
+  await ctx.store.finishStage(runId, 'train');
+  await queueEncoding(ctx, runId, accepted);
+  return { trainImages };
+}
+
+async function acceptedCounts(ctx: ServiceContext, runId: string) {
+  const results = await ctx.store.shardResults<{ accepted: number }>(runId, 'preprocess');
+  return new Map([...results].map(([shard, r]) => [shard, r.accepted]));
+}
+
+async function resume(
+  ctx: ServiceContext,
+  runId: string,
+  model: Autoencoder,
+  log: Logger,
+): Promise<CheckpointState> {
+  const k = runKeys(runId);
+  const state = await ctx.storage.getJsonIfExists<CheckpointState>(ctx.bucket, k.checkpoint);
+  if (!state || state.epochsDone === 0) return { epochsDone: 0, epochs: [] };
+
+  const [json, weights] = await Promise.all([
+    ctx.storage.get(ctx.bucket, k.checkpointModel),
+    ctx.storage.get(ctx.bucket, k.checkpointWeights),
+  ]);
+  const saved = await loadModel(json, weights);
+  model.autoencoder.setWeights(saved.getWeights());
+  saved.dispose();
+  log.info({ epochsDone: state.epochsDone }, 'resumed from checkpoint');
+  return state;
+}
+
+async function trainEpochs(
+  ctx: ServiceContext,
+  job: Job<RunJobData>,
+  log: Logger,
+  spec: RunSpec,
+  model: Autoencoder,
+  shards: TrainingShard[],
+  state: CheckpointState,
+  trainImages: number,
+) {
+  const { runId } = job.data;
+  const cache = new ShardCache(ctx, runId, ctx.env.TRAIN_CACHE_MB * 2 ** 20);
+  const { size, channels } = spec.image;
+  const itemBytes = size * size * channels;
+  const batchSize = spec.training.batchSize;
+  const stepsPerEpoch = shards.reduce((a, s) => a + Math.ceil(s.count / batchSize), 0);
+  let lastProgress = 0;
+
+  for (let epoch = state.epochsDone; epoch < spec.training.epochs; epoch++) {
+    const started = Date.now();
+    let lossSum = 0;
+    let seen = 0;
+    let step = 0;
+    const order = permutation(shards.length, spec.training.seed * 7919 + epoch);
+
+    for (const o of order) {
+      const shard = shards[o];
+      const pixels = await cache.get(shard.index);
+      const rows = permutation(shard.count, spec.training.seed + epoch * 104729 + shard.index);
+
+      for (let start = 0; start < rows.length; start += batchSize) {
+        const n = Math.min(batchSize, rows.length - start);
+        const batch = new Uint8Array(n * itemBytes);
+        for (let i = 0; i < n; i++) {
+          const r = rows[start + i];
+          batch.set(pixels.subarray(r * itemBytes, (r + 1) * itemBytes), i * itemBytes);
+        }
+        const loss = await trainStep(model.autoencoder, toInput(batch, n, size, channels));
+        lossSum += loss * n;
+        seen += n;
+        step++;
+
+        // Let BullMQ renew the job lock and answer Redis between steps.
+        await yieldToEventLoop();
+        if (Date.now() - lastProgress > PROGRESS_EVERY_MS) {
+          lastProgress = Date.now();
+          await ctx.store.setDetail(runId, 'train', {
+            epoch: epoch + 1,
+            step,
+            stepsPerEpoch,
+            loss: lossSum / seen,
+          });
+        }
+      }
+      await throwIfCancelled(ctx, runId);
+    }
+
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      loss: lossSum / Math.max(seen, 1),
+      seconds: (Date.now() - started) / 1000,
+      images: seen,
+    };
+    state.epochs.push(record);
+    state.epochsDone = epoch + 1;
+    await checkpoint(ctx, runId, model, state);
+    await ctx.store.setDone(runId, 'train', state.epochsDone);
+    await ctx.store.setDetail(runId, 'train', {
+      epoch: epoch + 1,
+      loss: record.loss,
+      losses: state.epochs.map((e) => e.loss),
+      imagesPerSecond: Math.round(seen / record.seconds),
+      trainImages,
+    });
+    log.info({ ...record, imagesPerSecond: Math.round(seen / record.seconds) }, 'epoch done');
+  }
+}
+
+/** A uint8 HWC batch as a float tensor in [0, 1]; trainStep disposes it. */
+function toInput(batch: Uint8Array, n: number, size: number, channels: number) {
+  return tf.tidy(() =>
+    tf.tensor4d(batch, [n, size, size, channels], 'int32').toFloat().div(255),
+  ) as ReturnType<typeof tf.tensor4d>;
+}
+
+async function checkpoint(
+  ctx: ServiceContext,
+  runId: string,
+  model: Autoencoder,
+  state: CheckpointState,
+) {
+  const k = runKeys(runId);
+  const files = await saveModel(model.autoencoder);
+  await ctx.storage.put(ctx.bucket, k.checkpointModel, files.modelJson);
+  await ctx.storage.put(ctx.bucket, k.checkpointWeights, files.weights);
+  // The state is written last: it names a checkpoint only once its files are complete.
+  await ctx.storage.putJson(ctx.bucket, k.checkpoint, state);
+}
+
+async function publish(
+  ctx: ServiceContext,
+  runId: string,
+  model: Autoencoder,
+  state: CheckpointState,
+  info: { backend: string; trainImages: number },
+) {
+  const k = runKeys(runId);
+  const encoder = await saveModel(model.encoder);
+  const decoder = await saveModel(model.decoder);
+  await ctx.storage.put(ctx.bucket, k.encoderJson, encoder.modelJson);
+  await ctx.storage.put(ctx.bucket, k.encoderWeights, encoder.weights);
+  await ctx.storage.put(ctx.bucket, k.decoderJson, decoder.modelJson);
+  await ctx.storage.put(ctx.bucket, k.decoderWeights, decoder.weights);
+  await ctx.storage.putJson(ctx.bucket, k.training, { ...info, epochs: state.epochs });
+}
+
+async function queueEncoding(ctx: ServiceContext, runId: string, accepted: Map<number, number>) {
+  const shards = [...accepted].filter(([, n]) => n > 0).map(([i]) => i);
+  await ctx.store.startStage(runId, 'encode', shards.length);
+  const options = defaultJobOptions(ctx.env.JOB_ATTEMPTS);
+  await ctx.producers.flows.add({
+    name: 'cluster',
+    queueName: QUEUES.cluster,
+    data: { runId } satisfies RunJobData,
+    opts: { ...options, jobId: jobIds.cluster(runId) },
+    children: shards.map((shard) => ({
+      name: 'encode',
+      queueName: QUEUES.encode,
+      data: { runId, shard } satisfies ShardJobData,
+      opts: { ...options, jobId: jobIds.encode(runId, shard), failParentOnFailure: true },
+    })),
+  });
+}
+
+/** Image shards kept in memory between epochs, up to a byte budget; the rest re-read. */
+class ShardCache {
+  private readonly kept = new Map<number, Uint8Array>();
+  private bytes = 0;
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly runId: string,
+    private readonly budget: number,
+  ) {}
+
+  async get(index: number): Promise<Uint8Array> {
+    const hit = this.kept.get(index);
+    if (hit) return hit;
+    const raw = await this.ctx.storage.get(this.ctx.bucket, runKeys(this.runId).imageShard(index));
+    const pixels = decodeShard(raw).data as Uint8Array;
+    if (this.bytes + pixels.byteLength <= this.budget) {
+      this.kept.set(index, pixels);
+      this.bytes += pixels.byteLength;
+    }
+    return pixels;
+  }
+}
