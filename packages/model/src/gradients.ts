@@ -94,7 +94,8 @@ export function maxPool2x2Grad(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D {
     const cells = b * ho * wo * c;
     const windows = tf.transpose(tf.reshape(x, [b * ho, 2, wo, 2, c]), [0, 2, 4, 1, 3]);
     const first = tf.argMax(tf.reshape(windows, [cells, 4]), 1);
-    const mask = tf.oneHot(first, 4, 1, 0, 'float32');
+    // wasm's OneHot writes integer bits when asked for float32 output: cast instead.
+    const mask = tf.cast(tf.oneHot(first, 4), 'float32');
     const routed = tf.mul(mask, tf.reshape(tf.cast(dy, 'float32'), [cells, 1]));
     const back = tf.transpose(tf.reshape(routed, [b * ho, wo, c, 2, 2]), [0, 3, 1, 4, 2]);
     return tf.reshape(back, [b, h, w, c]);

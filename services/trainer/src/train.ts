@@ -5,10 +5,10 @@ import type { Logger } from '@imgcluster/logging';
 import {
   buildAutoencoder,
   loadModel,
+  pixelsToFloat32,
   saveModel,
-  tf,
   trainStep,
-  type Autoencoder,
+  type AutoencoderParts,
 } from '@imgcluster/model';
 import {
   defaultJobOptions,
@@ -91,7 +91,7 @@ async function acceptedCounts(ctx: ServiceContext, runId: string) {
 async function resume(
   ctx: ServiceContext,
   runId: string,
-  model: Autoencoder,
+  model: AutoencoderParts,
   log: Logger,
 ): Promise<CheckpointState> {
   const k = runKeys(runId);
@@ -114,7 +114,7 @@ async function trainEpochs(
   job: Job<RunJobData>,
   log: Logger,
   spec: RunSpec,
-  model: Autoencoder,
+  model: AutoencoderParts,
   shards: TrainingShard[],
   state: CheckpointState,
   trainImages: number,
@@ -146,7 +146,7 @@ async function trainEpochs(
           const r = rows[start + i];
           batch.set(pixels.subarray(r * itemBytes, (r + 1) * itemBytes), i * itemBytes);
         }
-        const loss = await trainStep(model.autoencoder, toInput(batch, n, size, channels));
+        const loss = await trainStep(model.autoencoder, pixelsToFloat32(batch));
         lossSum += loss * n;
         seen += n;
         step++;
@@ -187,17 +187,10 @@ async function trainEpochs(
   }
 }
 
-/** A uint8 HWC batch as a float tensor in [0, 1]; trainStep disposes it. */
-function toInput(batch: Uint8Array, n: number, size: number, channels: number) {
-  return tf.tidy(() =>
-    tf.tensor4d(batch, [n, size, size, channels], 'int32').toFloat().div(255),
-  ) as ReturnType<typeof tf.tensor4d>;
-}
-
 async function checkpoint(
   ctx: ServiceContext,
   runId: string,
-  model: Autoencoder,
+  model: AutoencoderParts,
   state: CheckpointState,
 ) {
   const k = runKeys(runId);
@@ -211,7 +204,7 @@ async function checkpoint(
 async function publish(
   ctx: ServiceContext,
   runId: string,
-  model: Autoencoder,
+  model: AutoencoderParts,
   state: CheckpointState,
   info: { backend: string; trainImages: number },
 ) {

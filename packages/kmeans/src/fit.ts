@@ -1,0 +1,127 @@
+import { assign } from './distance.js';
+import { KMeansError, checkInt, checkMatrix } from './errors.js';
+import { MiniBatchKMeans, type MiniBatchKMeansOptions, type StopReason } from './minibatch.js';
+import { Rng } from './rng.js';
+
+/** Options of {@link fit}: those of MiniBatchKMeans without `dim`, plus the seeding sample. */
+export interface FitOptions extends Omit<MiniBatchKMeansOptions, 'dim'> {
+  /** Rows sampled (without replacement) for k-means++ seeding (default min(n, 3 x batchSize)). */
+  initSize?: number;
+}
+
+/** Result of {@link fit}. */
+export interface FitResult {
+  /** Final centroids, `k x dim`. */
+  centroids: Float32Array;
+  /** Nearest final centroid for every point. */
+  labels: Int32Array;
+  /** Sum of squared distances of all points to their final centroids. */
+  inertia: number;
+  /** Mini-batch steps taken. */
+  steps: number;
+  /** Which stopping rule ended the run. */
+  stopReason: StopReason;
+  /** Points absorbed per centre. */
+  counts: Float64Array;
+  /** The trained model, for further partialFit calls or checkpointing. */
+  model: MiniBatchKMeans;
+}
+
+/**
+ * Mini-batch k-means on an in-memory `n x dim` matrix: seeds with k-means++ on a random sample
+ * (retrying on all points if the sample holds fewer than k distinct rows), then feeds batches of
+ * `batchSize` rows (shuffled epochs; all rows when n < batchSize) to partialFit until a
+ * stopping rule fires, and finally labels every point. `datasetSize` defaults to n.
+ * Deterministic for a seed. Throws like MiniBatchKMeans.init (KMEANS_K_EXCEEDS_N,
+ * KMEANS_TOO_FEW_DISTINCT, KMEANS_NON_FINITE, KMEANS_INVALID_K).
+ */
+export function fit(points: Float32Array, n: number, dim: number, opts: FitOptions): FitResult {
+  checkInt('n', n, 1);
+  checkInt('dim', dim, 1);
+  checkMatrix('points', points, n, dim);
+  const model = new MiniBatchKMeans({ ...opts, dim, datasetSize: opts.datasetSize ?? n });
+  const { batchSize, seed } = model.options;
+  const rng = new Rng((seed ^ 0x5bd1e995) >>> 0);
+  const initSize = Math.min(n, opts.initSize ?? 3 * batchSize);
+  checkInt('initSize', initSize, 1);
+  seedModel(model, points, n, dim, initSize, rng);
+
+  const b = Math.min(batchSize, n);
+  const batch = new Float32Array(b * dim);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  let cursor = n;
+  while (!model.converged) {
+    if (cursor + b > n) {
+      shuffle(order, rng);
+      cursor = 0;
+    }
+    gather(points, dim, order.subarray(cursor, cursor + b), batch);
+    cursor += b;
+    model.partialFit(batch, b);
+  }
+  const { labels, inertia } = assign(points, n, dim, model.centroids, model.options.k);
+  return {
+    centroids: model.centroids,
+    labels,
+    inertia,
+    steps: model.steps,
+    stopReason: model.stopReason as StopReason,
+    counts: model.counts,
+    model,
+  };
+}
+
+/** Seeds `model` on a sample of `size` rows, falling back to all rows if it is too uniform. */
+function seedModel(
+  model: MiniBatchKMeans,
+  points: Float32Array,
+  n: number,
+  dim: number,
+  size: number,
+  rng: Rng,
+): void {
+  if (size >= n) {
+    model.init(points, n);
+    return;
+  }
+  const ids = sampleWithoutReplacement(n, size, rng);
+  const sample = new Float32Array(size * dim);
+  gather(points, dim, ids, sample);
+  try {
+    model.init(sample, size);
+  } catch (err) {
+    if (!(err instanceof KMeansError) || err.code !== 'KMEANS_TOO_FEW_DISTINCT') throw err;
+    model.init(points, n);
+  }
+}
+
+/** `size` distinct indices in [0, n), in random order (partial Fisher-Yates). */
+function sampleWithoutReplacement(n: number, size: number, rng: Rng): Int32Array {
+  const picked = new Map<number, number>();
+  const out = new Int32Array(size);
+  for (let i = 0; i < size; i++) {
+    const j = i + rng.nextInt(n - i);
+    out[i] = picked.get(j) ?? j;
+    picked.set(j, picked.get(i) ?? i);
+  }
+  return out;
+}
+
+/** Fisher-Yates shuffle in place. */
+function shuffle(a: Int32Array, rng: Rng): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rng.nextInt(i + 1);
+    const t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+}
+
+/** Copies the listed rows of `points` into consecutive rows of `out`. */
+function gather(points: Float32Array, dim: number, ids: ArrayLike<number>, out: Float32Array) {
+  for (let r = 0; r < ids.length; r++) {
+    const i = ids[r];
+    out.set(points.subarray(i * dim, i * dim + dim), r * dim);
+  }
+}

@@ -1,0 +1,387 @@
+import { assign } from './distance.js';
+import { KMeansError, checkInt, checkK, checkMatrix } from './errors.js';
+import { kmeansPlusPlus } from './kmeanspp.js';
+import { Rng, type RngState } from './rng.js';
+
+/** Options of {@link MiniBatchKMeans}. */
+export interface MiniBatchKMeansOptions {
+  /** Number of clusters, an integer >= 1. */
+  k: number;
+  /** Length of each code vector (floats per point), an integer >= 1. */
+  dim: number;
+  /** Nominal rows per batch (default 1024); `fit` draws batches of this size. */
+  batchSize?: number;
+  /** Steps after which the model reports `converged` with reason 'max-steps' (default 1000). */
+  maxSteps?: number;
+  /** Seed of the generator used for seeding and reassignment (default 0). */
+  seed?: number;
+  /**
+   * Relative improvement the smoothed (EWA) per-point batch inertia must make over its best
+   * value to count as progress (default 0: any decrease counts, as in scikit-learn).
+   */
+  tol?: number;
+  /** Consecutive steps without progress of the EWA inertia before stopping (default 10). */
+  maxNoImprovement?: number;
+  /**
+   * Centres whose count is below this fraction of the largest count are moved to random
+   * points of the current batch (default 0.01; 0 disables; must be < 1).
+   */
+  reassignmentRatio?: number;
+  /**
+   * Points in the whole data set (default 20 x batchSize); sets the EWA weight
+   * alpha = min(1, 2 x batch rows / (datasetSize + 1)), as in scikit-learn.
+   */
+  datasetSize?: number;
+  /** k-means++ candidates per centre when seeding (default 2 + ln(k)). */
+  localTrials?: number;
+}
+
+/** Why a model reports `converged`: the EWA inertia stopped improving, or maxSteps ran out. */
+export type StopReason = 'no-improvement' | 'max-steps';
+
+/** Outcome of one {@link MiniBatchKMeans.partialFit} step. */
+export interface PartialFitResult {
+  /** Sum of squared distances of the batch to the centroids as they were before this step. */
+  inertia: number;
+  /** Whether the model has met a stopping rule (at this step or before). */
+  converged: boolean;
+  /** Smoothed per-point batch inertia; null until the second step (the first is not smoothed). */
+  ewaInertia: number | null;
+  /** Centres moved to random batch points at this step. */
+  reassigned: number;
+}
+
+/** Everything needed to resume a {@link MiniBatchKMeans} exactly; plain data, safe to serialise. */
+export interface MiniBatchKMeansState {
+  /** Options with defaults filled in. */
+  options: Required<Omit<MiniBatchKMeansOptions, 'localTrials'>> & { localTrials?: number };
+  /** Centroids, `k x dim`, double precision. */
+  centroids: number[];
+  /** Points absorbed per centre (learning-rate denominators). */
+  counts: number[];
+  /** Steps taken. */
+  steps: number;
+  /** Rows seen by partialFit. */
+  samplesSeen: number;
+  /** Rows seen since the last reassignment check. */
+  sinceReassign: number;
+  /** Smoothed per-point batch inertia, or null. */
+  ewaInertia: number | null;
+  /** Best smoothed inertia so far, or null. */
+  ewaBest: number | null;
+  /** Consecutive steps without progress. */
+  noImprovement: number;
+  /** Stopping rule met, or null. */
+  stopReason: StopReason | null;
+  /** Generator state. */
+  rng: RngState;
+}
+
+/** Fills in defaults and validates the options; throws KMEANS_INVALID_K / _INVALID_ARGUMENT. */
+function resolveOptions(o: MiniBatchKMeansOptions): MiniBatchKMeansState['options'] {
+  checkK(o.k);
+  checkInt('dim', o.dim, 1);
+  const batchSize = o.batchSize ?? 1024;
+  checkInt('batchSize', batchSize, 1);
+  const r: MiniBatchKMeansState['options'] = {
+    k: o.k,
+    dim: o.dim,
+    batchSize,
+    maxSteps: o.maxSteps ?? 1000,
+    seed: o.seed ?? 0,
+    tol: o.tol ?? 0,
+    maxNoImprovement: o.maxNoImprovement ?? 10,
+    reassignmentRatio: o.reassignmentRatio ?? 0.01,
+    datasetSize: o.datasetSize ?? 20 * batchSize,
+    ...(o.localTrials === undefined ? {} : { localTrials: o.localTrials }),
+  };
+  checkInt('maxSteps', r.maxSteps, 1);
+  checkInt('maxNoImprovement', r.maxNoImprovement, 1);
+  checkInt('datasetSize', r.datasetSize, 1);
+  if (!Number.isFinite(r.seed)) invalid('seed must be a finite number');
+  if (!(r.tol >= 0 && r.tol < 1)) invalid(`tol must be in [0, 1), got ${r.tol}`);
+  const ratio = r.reassignmentRatio;
+  if (!(ratio >= 0 && ratio < 1)) invalid(`reassignmentRatio must be in [0, 1), got ${ratio}`);
+  if (r.localTrials !== undefined) checkInt('localTrials', r.localTrials, 1);
+  return r;
+}
+
+/** Throws KMEANS_INVALID_ARGUMENT. */
+function invalid(message: string): never {
+  throw new KMeansError('KMEANS_INVALID_ARGUMENT', message);
+}
+
+/**
+ * Streaming mini-batch k-means (Sculley 2010, with scikit-learn's per-centre learning rate,
+ * random reassignment and EWA-inertia early stopping). Feed batches from storage with
+ * {@link partialFit}; the model never holds more than one batch. Deterministic for a seed and
+ * the same sequence of batches.
+ */
+export class MiniBatchKMeans {
+  /** Options with defaults filled in. */
+  readonly options: MiniBatchKMeansState['options'];
+  private readonly rng: Rng;
+  private c64: Float64Array;
+  private c32: Float32Array;
+  private cnt: Float64Array;
+  private ready = false;
+  private nSteps = 0;
+  private seen = 0;
+  private sinceReassign = 0;
+  private ewa: number | null = null;
+  private ewaBest: number | null = null;
+  private noImprovement = 0;
+  private reason: StopReason | null = null;
+  private labels = new Int32Array(0);
+  private dists = new Float32Array(0);
+  private readonly sums: Float64Array;
+  private readonly batchCounts: Float64Array;
+
+  /** Validates the options; throws KMEANS_INVALID_K (k < 1) or KMEANS_INVALID_ARGUMENT. */
+  constructor(options: MiniBatchKMeansOptions) {
+    this.options = resolveOptions(options);
+    const { k, dim, seed } = this.options;
+    this.rng = new Rng(seed);
+    this.c64 = new Float64Array(k * dim);
+    this.c32 = new Float32Array(k * dim);
+    this.cnt = new Float64Array(k);
+    this.sums = new Float64Array(k * dim);
+    this.batchCounts = new Float64Array(k);
+  }
+
+  /** Whether centroids exist (after init, setCentroids, or the first partialFit). */
+  get initialized(): boolean {
+    return this.ready;
+  }
+
+  /** Copy of the centroids, `k x dim`; throws KMEANS_NOT_INITIALIZED before initialisation. */
+  get centroids(): Float32Array {
+    this.requireReady();
+    return this.c32.slice();
+  }
+
+  /** Copy of the points absorbed per centre since initialisation (reassignment rewrites them). */
+  get counts(): Float64Array {
+    return this.cnt.slice();
+  }
+
+  /** partialFit steps taken since initialisation. */
+  get steps(): number {
+    return this.nSteps;
+  }
+
+  /** Whether a stopping rule has been met; partialFit keeps learning if called anyway. */
+  get converged(): boolean {
+    return this.reason !== null;
+  }
+
+  /** Which stopping rule was met, or null. */
+  get stopReason(): StopReason | null {
+    return this.reason;
+  }
+
+  /**
+   * Seeds the centroids by greedy k-means++ on `n` sample rows and resets all progress.
+   * Throws KMEANS_K_EXCEEDS_N if k > n, KMEANS_TOO_FEW_DISTINCT if the sample holds fewer
+   * than k distinct rows, KMEANS_NON_FINITE on NaN or Infinity.
+   */
+  init(sample: Float32Array, n: number): void {
+    const { k, dim, localTrials } = this.options;
+    const opts = localTrials === undefined ? {} : { localTrials };
+    const seeds = kmeansPlusPlus(sample, n, dim, k, this.rng, opts);
+    this.c64.set(seeds);
+    this.reset();
+  }
+
+  /**
+   * Replaces the centroids (`k x dim`) and optionally the counts (default all 0), and resets
+   * steps and stopping state; for warm starts. Throws KMEANS_INVALID_ARGUMENT on wrong
+   * lengths or negative counts, KMEANS_NON_FINITE on NaN or Infinity.
+   */
+  setCentroids(centroids: ArrayLike<number>, counts?: ArrayLike<number>): void {
+    const { k, dim } = this.options;
+    if (centroids.length !== k * dim) invalid(`centroids must hold ${k * dim} values`);
+    if (counts !== undefined && counts.length !== k) invalid(`counts must hold ${k} values`);
+    for (let i = 0; i < k * dim; i++) {
+      if (!Number.isFinite(centroids[i])) {
+        throw new KMeansError('KMEANS_NON_FINITE', `centroid value ${i} is not finite`);
+      }
+    }
+    const c = counts ?? new Float64Array(k);
+    for (let j = 0; j < k; j++) if (!(c[j] >= 0)) invalid(`counts[${j}] must be >= 0`);
+    for (let i = 0; i < k * dim; i++) this.c64[i] = centroids[i];
+    this.reset();
+    for (let j = 0; j < k; j++) this.cnt[j] = c[j];
+  }
+
+  /**
+   * One mini-batch step on `n` rows (`n x dim`, any n >= 1, not only batchSize): assigns them
+   * to the current centroids, moves each touched centre to the running mean of all points it
+   * has absorbed (learning rate 1 / count), then moves starved centres (count below
+   * reassignmentRatio x the largest count, or any centre while some count is 0, at most
+   * floor(n / 2) per step) to distinct random rows of this batch, giving them the smallest
+   * remaining count. Centres no point has reached keep their position (never NaN); with
+   * reassignmentRatio = 0 an unreachable centre stays where it is for good. Seeds the model from
+   * this batch first if it has no centroids (throws like {@link init} then). Throws
+   * KMEANS_NON_FINITE on NaN or Infinity in the batch, leaving centroids and counts unchanged.
+   */
+  partialFit(batch: Float32Array, n: number): PartialFitResult {
+    const { k, dim } = this.options;
+    checkInt('n', n, 1);
+    checkMatrix('batch', batch, n, dim);
+    if (!this.ready) this.init(batch, n);
+    if (this.labels.length < n) {
+      this.labels = new Int32Array(n);
+      this.dists = new Float32Array(n);
+    }
+    const { inertia } = assign(batch, n, dim, this.c32, k, {
+      labels: this.labels,
+      distances: this.dists,
+    });
+    const check = this.cnt.some((v) => v === 0) || this.sinceReassign + n >= 10 * k;
+    this.update(batch, n);
+    this.seen += n;
+    this.sinceReassign += n;
+    let reassigned = 0;
+    if (this.options.reassignmentRatio > 0 && check) {
+      this.sinceReassign = 0;
+      reassigned = this.reassign(batch, n);
+    }
+    for (let i = 0; i < k * dim; i++) this.c32[i] = this.c64[i];
+    this.nSteps++;
+    this.track(inertia / n, n);
+    const converged = this.converged;
+    return { inertia, converged, ewaInertia: this.ewa, reassigned };
+  }
+
+  /** Labels and squared distances of `n` rows against the current centroids (see `assign`). */
+  predict(points: Float32Array, n: number): ReturnType<typeof assign> {
+    this.requireReady();
+    return assign(points, n, this.options.dim, this.c32, this.options.k);
+  }
+
+  /** Snapshot of the whole model for checkpointing; {@link fromState} resumes it exactly. */
+  getState(): MiniBatchKMeansState {
+    this.requireReady();
+    return {
+      options: { ...this.options },
+      centroids: Array.from(this.c64),
+      counts: Array.from(this.cnt),
+      steps: this.nSteps,
+      samplesSeen: this.seen,
+      sinceReassign: this.sinceReassign,
+      ewaInertia: this.ewa,
+      ewaBest: this.ewaBest,
+      noImprovement: this.noImprovement,
+      stopReason: this.reason,
+      rng: this.rng.getState(),
+    };
+  }
+
+  /** Rebuilds a model from {@link getState}; throws like the constructor and setCentroids. */
+  static fromState(state: MiniBatchKMeansState): MiniBatchKMeans {
+    const m = new MiniBatchKMeans(state.options);
+    m.setCentroids(state.centroids, state.counts);
+    m.nSteps = state.steps;
+    m.seen = state.samplesSeen;
+    m.sinceReassign = state.sinceReassign;
+    m.ewa = state.ewaInertia;
+    m.ewaBest = state.ewaBest;
+    m.noImprovement = state.noImprovement;
+    m.reason = state.stopReason;
+    m.rng.setState(state.rng);
+    return m;
+  }
+
+  /** Throws KMEANS_NOT_INITIALIZED unless centroids exist. */
+  private requireReady(): void {
+    if (!this.ready) {
+      throw new KMeansError('KMEANS_NOT_INITIALIZED', 'call init or partialFit first');
+    }
+  }
+
+  /** Marks the model ready with the centroids in c64, clearing counts and progress. */
+  private reset(): void {
+    this.c32.set(this.c64);
+    this.cnt.fill(0);
+    this.ready = true;
+    this.nSteps = 0;
+    this.seen = 0;
+    this.sinceReassign = 0;
+    this.ewa = null;
+    this.ewaBest = null;
+    this.noImprovement = 0;
+    this.reason = null;
+  }
+
+  /** Per-centre running-mean update from the labels of the current batch. */
+  private update(batch: Float32Array, n: number): void {
+    const { k, dim } = this.options;
+    const { sums, batchCounts, labels, c64, cnt } = this;
+    sums.fill(0);
+    batchCounts.fill(0);
+    for (let i = 0; i < n; i++) {
+      const j = labels[i];
+      batchCounts[j]++;
+      const so = j * dim;
+      const xo = i * dim;
+      for (let d = 0; d < dim; d++) sums[so + d] += batch[xo + d];
+    }
+    for (let j = 0; j < k; j++) {
+      const m = batchCounts[j];
+      if (m === 0) continue;
+      const old = cnt[j];
+      const total = old + m;
+      const o = j * dim;
+      for (let d = 0; d < dim; d++) c64[o + d] = (c64[o + d] * old + sums[o + d]) / total;
+      cnt[j] = total;
+    }
+  }
+
+  /** Moves starved centres to distinct random batch rows; returns how many moved. */
+  private reassign(batch: Float32Array, n: number): number {
+    const { k, dim, reassignmentRatio } = this.options;
+    const cnt = this.cnt;
+    let max = 0;
+    for (let j = 0; j < k; j++) max = Math.max(max, cnt[j]);
+    let starved: number[] = [];
+    for (let j = 0; j < k; j++) if (cnt[j] < reassignmentRatio * max) starved.push(j);
+    const cap = Math.floor(0.5 * n);
+    if (starved.length > cap) {
+      starved.sort((a, b) => cnt[a] - cnt[b] || a - b);
+      starved = starved.slice(0, cap).sort((a, b) => a - b);
+    }
+    if (starved.length === 0) return 0;
+    const moving = new Set(starved);
+    let floor = Infinity;
+    for (let j = 0; j < k; j++) if (!moving.has(j)) floor = Math.min(floor, cnt[j]);
+    const rows = new Set<number>();
+    for (const j of starved) {
+      let r = this.rng.nextInt(n);
+      while (rows.has(r)) r = this.rng.nextInt(n);
+      rows.add(r);
+      for (let d = 0; d < dim; d++) this.c64[j * dim + d] = batch[r * dim + d];
+      cnt[j] = floor;
+    }
+    return starved.length;
+  }
+
+  /** EWA smoothing of the per-point batch inertia and the no-improvement stopping rule. */
+  private track(perPoint: number, n: number): void {
+    const { datasetSize, tol, maxNoImprovement, maxSteps } = this.options;
+    if (this.nSteps > 1) {
+      const alpha = Math.min(1, (2 * n) / (datasetSize + 1));
+      this.ewa = this.ewa === null ? perPoint : this.ewa * (1 - alpha) + perPoint * alpha;
+      if (this.ewaBest === null || this.ewa < this.ewaBest * (1 - tol)) {
+        this.ewaBest = this.ewa;
+        this.noImprovement = 0;
+      } else {
+        this.noImprovement++;
+      }
+      if (this.reason === null && this.noImprovement >= maxNoImprovement) {
+        this.reason = 'no-improvement';
+      }
+    }
+    if (this.reason === null && this.nSteps >= maxSteps) this.reason = 'max-steps';
+  }
+}

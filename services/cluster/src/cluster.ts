@@ -1,0 +1,209 @@
+import type { Job } from 'bullmq';
+import { runKeys, type RunSpec } from '@imgcluster/config';
+import type { Logger } from '@imgcluster/logging';
+import { PermanentJobError, type RunJobData } from '@imgcluster/queues';
+import { throwIfCancelled, type ServiceContext } from '@imgcluster/runtime';
+import { encodeShard } from '@imgcluster/shard';
+import { assignAll, type ClusterTotals, type LabelRow } from './assign-pass.js';
+import { CodeSource } from './code-source.js';
+import { fitStreaming } from './fit.js';
+import { writeClusterPictures } from './pictures.js';
+import { renderReport, type ReportCluster } from './report.js';
+import { scoreAgainst, type Scores } from './scores.js';
+
+interface RejectedImage {
+  key: string;
+  reason: string;
+  message: string;
+}
+
+/**
+ * The cluster job (parent of every encode job): mini-batch k-means over all code shards,
+ * one assignment pass, then the artifacts. The manifest is written last, so a run that
+ * has a manifest has every artifact it lists.
+ */
+export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log: Logger) {
+  const { runId } = job.data;
+  const spec = await ctx.store.spec(runId);
+  if (!spec) throw new PermanentJobError('RUN_UNKNOWN', `run ${runId} has no spec`);
+  await ctx.store.finishStage(runId, 'encode');
+
+  const encoded = await ctx.store.shardResults<{ images: number }>(runId, 'encode');
+  const counts = new Map([...encoded].map(([s, r]) => [s, r.images]));
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  const { k } = spec.kmeans;
+  if (total < k) {
+    throw new PermanentJobError('TOO_FEW_IMAGES', `${total} decodable images for k = ${k}`);
+  }
+
+  const side = spec.image.size / 8;
+  const dim = side * side * spec.model.filters[2];
+  const shards = [...counts.keys()].sort((a, b) => a - b);
+  const source = new CodeSource(ctx, runId, shards, ctx.env.CLUSTER_CACHE_MB * 2 ** 20);
+  await ctx.store.startStage(runId, 'cluster', spec.kmeans.maxSteps);
+  await ctx.store.setDetail(runId, 'cluster', { phase: 'fit', images: total });
+
+  const started = Date.now();
+  const { model, summary } = await fitStreaming(
+    source,
+    counts,
+    dim,
+    spec.kmeans,
+    async (steps, ewa) => {
+      await ctx.store.setDone(runId, 'cluster', steps);
+      if (ewa !== null) await ctx.store.setDetail(runId, 'cluster', { ewaInertia: ewa });
+    },
+    () => throwIfCancelled(ctx, runId),
+  );
+  const fitSeconds = (Date.now() - started) / 1000;
+  log.info({ ...summary, seconds: fitSeconds }, 'k-means fitted');
+
+  await ctx.store.setDetail(runId, 'cluster', { phase: 'assign', shards: shards.length, assigned: 0 });
+  const assigned = await assignAll(source, model.centroids, k, dim, side * side, spec.kmeans.seed, (done) =>
+    ctx.store.setDetail(runId, 'cluster', { assigned: done }),
+  );
+  await throwIfCancelled(ctx, runId);
+
+  await ctx.store.setDetail(runId, 'cluster', { phase: 'artifacts' });
+  const scores = await score(ctx, spec, assigned.labels, k);
+  await writeArtifacts(ctx, runId, spec, model.centroids, assigned, scores, {
+    fitSeconds,
+    steps: summary.steps,
+    stopReason: summary.stopReason,
+  });
+
+  await ctx.store.finishStage(runId, 'cluster');
+  await ctx.store.setDetail(runId, 'cluster', { phase: 'done' });
+  await ctx.store.setState(runId, 'succeeded');
+  log.info({ images: total, nmi: scores?.nmi, inertia: assigned.inertia }, 'run finished');
+  return { images: total };
+}
+
+async function score(ctx: ServiceContext, spec: RunSpec, rows: LabelRow[], k: number) {
+  if (!spec.labels) return undefined;
+  const bucket = spec.labels.bucket ?? spec.input.bucket;
+  const truth = await ctx.storage.getJson<Record<string, string | number>>(bucket, spec.labels.key);
+  return scoreAgainst(truth, rows, k);
+}
+
+async function writeArtifacts(
+  ctx: ServiceContext,
+  runId: string,
+  spec: RunSpec,
+  centroids: Float32Array,
+  assigned: { labels: LabelRow[]; clusters: ClusterTotals[]; inertia: number },
+  scores: Scores | undefined,
+  fit: { fitSeconds: number; steps: number; stopReason: string | null },
+) {
+  const keys = runKeys(runId);
+  const put = (key: string, body: Uint8Array | string) => ctx.storage.put(ctx.bucket, key, body);
+  const { clusters, labels } = assigned;
+  const side = spec.image.size / 8;
+  const depth = spec.model.filters[2];
+  const k = clusters.length;
+
+  const csv = ['key,cluster,distance', ...labels.map((r) => `${csvField(r.key)},${r.cluster},${r.distance}`)];
+  await put(keys.labels, csv.join('\n') + '\n');
+  const clusterIds = clusters.map((_, c) => String(c));
+  await put(keys.centroids, encodeShard({ dtype: 'float32', shape: [k, side, side, depth], keys: clusterIds }, centroids));
+
+  await writeClusterPictures(ctx, runId, spec, clusters);
+
+  const rejected = await gatherRejected(ctx, runId);
+  const plan = await ctx.storage.getJson<{ shards: { index: number; keys: string[] }[] }>(ctx.bucket, keys.plan);
+  await ctx.storage.putJson(ctx.bucket, keys.shardIndex, {
+    shards: plan.shards.map((s) => ({ index: s.index, inputs: s.keys.length, keys: s.keys })),
+    rejected,
+  });
+
+  const summaries = clusters.map((c, i) => ({
+    cluster: i,
+    size: c.size,
+    meanDistance: c.size ? c.inertia / c.size : 0,
+    nearest: c.nearest.map((m) => ({ key: m.key, distance: m.distance })),
+    random: c.random.map((m) => m.key),
+    images: {
+      samples: relative(keys.clusterImage(i, 'samples'), runId),
+      attention: relative(keys.clusterImage(i, 'attention'), runId),
+      decoded: relative(keys.clusterImage(i, 'decoded'), runId),
+    },
+    ...(scores ? { labels: scores.composition[i] } : {}),
+  }));
+  await ctx.storage.putJson(ctx.bucket, keys.clusters, summaries);
+
+  const status = await ctx.store.get(runId);
+  const stageSeconds = Object.fromEntries(Object.entries(status?.stages ?? {}).map(([s, v]) => [s, v.seconds]));
+  const training = await ctx.storage.getJsonIfExists<{ epochs: { loss: number }[]; backend: string; trainImages: number }>(
+    ctx.bucket,
+    keys.training,
+  );
+  const metrics = {
+    runId,
+    images: labels.length,
+    rejected: rejected.length,
+    k,
+    inertia: assigned.inertia,
+    meanSquaredDistance: assigned.inertia / Math.max(1, labels.length),
+    sizes: clusters.map((c) => c.size),
+    kmeans: fit,
+    training: training ? { backend: training.backend, trainImages: training.trainImages, losses: training.epochs.map((e) => e.loss) } : undefined,
+    scores: scores ? { labelled: scores.labelled, nmi: scores.nmi, ari: scores.ari, accuracy: scores.accuracy } : undefined,
+    stageSeconds,
+  };
+  await ctx.storage.putJson(ctx.bucket, keys.metrics, metrics);
+
+  const reportClusters: ReportCluster[] = [];
+  for (const s of summaries) {
+    const get = (kind: 'samples' | 'attention' | 'decoded') => ctx.storage.get(ctx.bucket, keys.clusterImage(s.cluster, kind));
+    reportClusters.push({
+      index: s.cluster,
+      size: s.size,
+      meanDistance: s.meanDistance,
+      samples: await get('samples'),
+      attention: await get('attention'),
+      decoded: await get('decoded'),
+      topLabels: s.labels ? Object.entries(s.labels).sort((a, b) => b[1] - a[1]).slice(0, 3) : undefined,
+    });
+  }
+  const html = renderReport({
+    runId,
+    spec,
+    images: labels.length,
+    rejected,
+    stageSeconds,
+    losses: metrics.training?.losses ?? [],
+    inertia: assigned.inertia,
+    scores,
+    clusters: reportClusters,
+  });
+  await put(keys.report, html);
+
+  // Written last: a manifest means every artifact it lists is complete.
+  const listed = await ctx.storage.list(ctx.bucket, `${keys.root}/`);
+  await ctx.storage.putJson(ctx.bucket, keys.manifest, {
+    runId,
+    createdAt: new Date().toISOString(),
+    spec,
+    images: labels.length,
+    rejected: rejected.length,
+    artifacts: listed.map((o) => ({ path: relative(o.key, runId), bytes: o.size })),
+  });
+}
+
+async function gatherRejected(ctx: ServiceContext, runId: string): Promise<RejectedImage[]> {
+  const results = await ctx.store.shardResults<{ rejected: number }>(runId, 'preprocess');
+  const out: RejectedImage[] = [];
+  for (const [shard, r] of [...results].sort((a, b) => a[0] - b[0])) {
+    if (r.rejected === 0) continue;
+    out.push(...(await ctx.storage.getJson<RejectedImage[]>(ctx.bucket, runKeys(runId).rejected(shard))));
+  }
+  return out;
+}
+
+function relative(key: string, runId: string): string {
+  return key.slice(`runs/${runId}/`.length);
+}
+
+function csvField(value: string): string {
+  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}

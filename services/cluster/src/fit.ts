@@ -1,0 +1,98 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { MiniBatchKMeans, Rng } from '@imgcluster/kmeans';
+import type { RunSpec } from '@imgcluster/config';
+import type { CodeSource } from './code-source.js';
+
+/** Progress callback: steps done, smoothed inertia per point. */
+export type FitProgress = (steps: number, ewaInertia: number | null) => Promise<void>;
+
+/** What the fit reports. */
+export interface FitSummary {
+  steps: number;
+  stopReason: string | null;
+  initSample: number;
+}
+
+/**
+ * Mini-batch k-means streamed over the code shards: k-means++ on a sample drawn from the
+ * first shards (each shard is already a random sample of the input), then passes over the
+ * shards in a shuffled order, each shard cut into batches of its shuffled rows, until the
+ * smoothed inertia stops improving or maxSteps is reached. Only the cached shards and
+ * one batch are in memory at once.
+ */
+export async function fitStreaming(
+  source: CodeSource,
+  counts: Map<number, number>,
+  dim: number,
+  spec: RunSpec['kmeans'],
+  progress: FitProgress,
+  checkCancelled: () => Promise<void>,
+): Promise<{ model: MiniBatchKMeans; summary: FitSummary }> {
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  const model = new MiniBatchKMeans({
+    k: spec.k,
+    dim,
+    batchSize: spec.batchSize,
+    maxSteps: spec.maxSteps,
+    seed: spec.seed,
+    datasetSize: total,
+  });
+  const rng = new Rng(spec.seed + 1);
+
+  const initSize = Math.min(total, Math.max(3 * spec.batchSize, 10 * spec.k));
+  const sample = await gatherSample(source, initSize, dim);
+  model.init(sample, sample.length / dim);
+
+  let lastReport = 0;
+  while (!model.converged) {
+    const order = shuffledIndices(source.shards.length, rng);
+    for (const o of order) {
+      const shard = await source.codes(source.shards[o]);
+      const n = shard.header.shape[0];
+      const rows = shuffledIndices(n, rng);
+      for (let start = 0; start < n && !model.converged; start += spec.batchSize) {
+        const m = Math.min(spec.batchSize, n - start);
+        const batch = new Float32Array(m * dim);
+        for (let i = 0; i < m; i++) {
+          const r = rows[start + i];
+          batch.set(shard.data.subarray(r * dim, (r + 1) * dim), i * dim);
+        }
+        const step = model.partialFit(batch, m);
+        await yieldToEventLoop();
+        if (Date.now() - lastReport > 1000) {
+          lastReport = Date.now();
+          await progress(model.steps, step.ewaInertia);
+          await checkCancelled();
+        }
+      }
+      if (model.converged) break;
+    }
+  }
+  await progress(model.steps, null);
+  return { model, summary: { steps: model.steps, stopReason: model.stopReason, initSample: initSize } };
+}
+
+async function gatherSample(source: CodeSource, size: number, dim: number): Promise<Float32Array> {
+  const out = new Float32Array(size * dim);
+  let filled = 0;
+  for (const index of source.shards) {
+    if (filled >= size) break;
+    const shard = await source.codes(index);
+    const take = Math.min(shard.header.shape[0], size - filled);
+    out.set(shard.data.subarray(0, take * dim), filled * dim);
+    filled += take;
+  }
+  return out.subarray(0, filled * dim);
+}
+
+function shuffledIndices(n: number, rng: Rng): Uint32Array {
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    const t = out[i];
+    out[i] = out[j];
+    out[j] = t;
+  }
+  return out;
+}
