@@ -30,6 +30,7 @@ function quotas(sizes: number[], n: number, order: number[]): number[] {
   let left = n;
   while (left > 0) {
     const open = order.filter((c) => take[c] < sizes[c]);
+    if (open.length === 0) break;
     const share = Math.floor(left / open.length);
     if (share === 0) {
       for (const c of open.slice(0, left)) take[c]++;
@@ -70,11 +71,7 @@ export function balancedSubset(labels: ArrayLike<number>, n: number, seed: numbe
     classes.map((_, k) => k),
     random,
   );
-  const take = quotas(
-    groups.map((g) => g.length),
-    n,
-    order,
-  );
+  const take = quotas(groups.map((g) => g.length), n, order);
   const picked = groups.flatMap((g, k) => g.slice(0, take[k]));
   return picked.sort((a, b) => a - b);
 }

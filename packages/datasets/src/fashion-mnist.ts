@@ -32,7 +32,9 @@ export interface FashionMnist {
   labels: Uint8Array;
   /** Number of images. */
   n: number;
+  /** Image height in pixels. */
   rows: 28;
+  /** Image width in pixels. */
   cols: 28;
 }
 

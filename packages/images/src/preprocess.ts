@@ -120,10 +120,17 @@ function formatName(meta: Metadata): string {
   return meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : meta.format;
 }
 
-/** Checks the header: format allowlist, known dimensions, pixel limit. Null when acceptable. */
-function checkHeader(meta: Metadata, maxPixels: number): PreprocessRejected | null {
+/**
+ * Checks the header: format allowlist (HEIF only when AV1-coded, as HEVC decoding is not
+ * built in), known dimensions, pixel limit. Returns null when acceptable.
+ */
+export function checkHeader(meta: Metadata, maxPixels: number): PreprocessRejected | null {
   if (!ACCEPTED_FORMATS.includes(meta.format)) {
     return reject('unsupported_format', `format '${meta.format}' is not accepted`);
+  }
+  if (meta.format === 'heif' && meta.compression !== 'av1') {
+    const kind = meta.compression ?? 'unknown';
+    return reject('unsupported_format', `HEIF with ${kind} coding cannot be decoded`);
   }
   const { width, height } = meta;
   if (!width || !height) return reject('corrupt', 'header has no width or height');

@@ -11,9 +11,6 @@ const SIGNATURES: ReadonlyArray<{ name: string; at: number; bytes: readonly numb
   { name: 'jxl', at: 4, bytes: [0x4a, 0x58, 0x4c, 0x20] },
 ];
 
-/** HEIF brands whose pixels are HEVC-coded (iPhone photos); AVIF brands decode fine. */
-const HEVC_BRANDS = new Set(['heic', 'heix', 'heim', 'heis', 'hevc', 'hevx']);
-
 function matches(input: Uint8Array, at: number, bytes: readonly number[]): boolean {
   if (input.length < at + bytes.length) return false;
   return bytes.every((b, i) => input[at + i] === b);
@@ -21,10 +18,6 @@ function matches(input: Uint8Array, at: number, bytes: readonly number[]): boole
 
 /** Names a known but unreadable image format from its leading bytes, or returns undefined. */
 export function sniffUnsupportedFormat(input: Uint8Array): string | undefined {
-  if (input.length >= 12 && ascii(input, 4, 8) === 'ftyp') {
-    const brand = ascii(input, 8, 12);
-    if (HEVC_BRANDS.has(brand)) return `heif/${brand}`;
-  }
   if (isBmp(input)) return 'bmp';
   return SIGNATURES.find((s) => matches(input, s.at, s.bytes))?.name;
 }
@@ -34,8 +27,4 @@ function isBmp(input: Uint8Array): boolean {
   if (input.length < 18 || !matches(input, 0, [0x42, 0x4d])) return false;
   const dib = input[14] | (input[15] << 8) | (input[16] << 16) | (input[17] << 24);
   return [12, 40, 52, 56, 64, 108, 124].includes(dib);
-}
-
-function ascii(input: Uint8Array, start: number, end: number): string {
-  return String.fromCharCode(...input.subarray(start, end));
 }

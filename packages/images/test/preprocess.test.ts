@@ -9,6 +9,7 @@ import {
   type PreprocessOptions,
   type PreprocessResult,
 } from '../src/index.js';
+import { checkHeader } from '../src/preprocess.js';
 import { craftedPng, fromRaw, noise, solid } from './fixtures.js';
 
 const RED = [255, 0, 0];
@@ -279,4 +280,13 @@ test('programmer errors throw ImageArgumentError with a code', async () => {
       (e: unknown) => e instanceof ImageArgumentError && e.code === 'invalid_argument',
     );
   }
+});
+
+test('HEIF headers: AV1 accepted, HEVC refused as unsupported', () => {
+  const base = { width: 10, height: 10, format: 'heif' } as const;
+  const heic = checkHeader({ ...base, compression: 'hevc' } as never, 1e6);
+  assert.equal(heic?.reason, 'unsupported_format');
+  assert.equal(checkHeader({ ...base, compression: 'av1' } as never, 1e6), null);
+  assert.equal(checkHeader({ ...base, format: 'jpeg' } as never, 99)?.reason, 'too_large');
+  assert.equal(checkHeader({ ...base, format: 'jpeg', width: 0 } as never, 1e6)?.reason, 'corrupt');
 });

@@ -34,6 +34,8 @@ export interface MiniBatchKMeansOptions {
   datasetSize?: number;
   /** k-means++ candidates per centre when seeding (default 2 + ln(k)). */
   localTrials?: number;
+  /** k-means++ runs in init; the seeds with the lowest sample inertia win (default 3). */
+  nInit?: number;
 }
 
 /** Why a model reports `converged`: the EWA inertia stopped improving, or maxSteps ran out. */
@@ -93,11 +95,13 @@ function resolveOptions(o: MiniBatchKMeansOptions): MiniBatchKMeansState['option
     maxNoImprovement: o.maxNoImprovement ?? 10,
     reassignmentRatio: o.reassignmentRatio ?? 0.01,
     datasetSize: o.datasetSize ?? 20 * batchSize,
+    nInit: o.nInit ?? 3,
     ...(o.localTrials === undefined ? {} : { localTrials: o.localTrials }),
   };
   checkInt('maxSteps', r.maxSteps, 1);
   checkInt('maxNoImprovement', r.maxNoImprovement, 1);
   checkInt('datasetSize', r.datasetSize, 1);
+  checkInt('nInit', r.nInit, 1);
   if (!Number.isFinite(r.seed)) invalid('seed must be a finite number');
   if (!(r.tol >= 0 && r.tol < 1)) invalid(`tol must be in [0, 1), got ${r.tol}`);
   const ratio = r.reassignmentRatio;
@@ -181,15 +185,24 @@ export class MiniBatchKMeans {
   }
 
   /**
-   * Seeds the centroids by greedy k-means++ on `n` sample rows and resets all progress.
-   * Throws KMEANS_K_EXCEEDS_N if k > n, KMEANS_TOO_FEW_DISTINCT if the sample holds fewer
+   * Seeds the centroids by greedy k-means++ on `n` sample rows (nInit runs, keeping the one with
+   * the lowest inertia on the sample) and resets all progress. Throws KMEANS_K_EXCEEDS_N if k > n, KMEANS_TOO_FEW_DISTINCT if the sample holds fewer
    * than k distinct rows, KMEANS_NON_FINITE on NaN or Infinity.
    */
   init(sample: Float32Array, n: number): void {
-    const { k, dim, localTrials } = this.options;
+    const { k, dim, localTrials, nInit } = this.options;
     const opts = localTrials === undefined ? {} : { localTrials };
-    const seeds = kmeansPlusPlus(sample, n, dim, k, this.rng, opts);
-    this.c64.set(seeds);
+    let best: Float32Array | null = null;
+    let bestInertia = Infinity;
+    for (let r = 0; r < nInit; r++) {
+      const seeds = kmeansPlusPlus(sample, n, dim, k, this.rng, opts);
+      const inertia = nInit === 1 ? 0 : assign(sample, n, dim, seeds, k).inertia;
+      if (best === null || inertia < bestInertia) {
+        best = seeds;
+        bestInertia = inertia;
+      }
+    }
+    this.c64.set(best as Float32Array);
     this.reset();
   }
 

@@ -4,24 +4,27 @@
  * TensorFlow.js 4.22's stock gradients are missing or wrong there: wasm has no
  * Conv2DBackpropFilter kernel and its MaxPoolGrad is wrong with more than one channel; cpu
  * ResizeNearestNeighborGrad is wrong for batch > 1 and cpu Conv2DBackpropFilter is very slow.
- * These overrides replace the gradient configs of Conv2D, MaxPool and ResizeNearestNeighbor
- * with formulations built from forward ops the backends get right, and delegate to the stock
- * gradient for every case they do not cover and whenever the native backend is active.
  *
- * Known limit: a Conv2D layer with 'linear' activation takes tfjs's fused-conv path, whose
- * gradient calls Conv2DBackpropFilter directly; on wasm such a layer cannot be trained. The
- * imgcluster autoencoder uses relu and sigmoid convolutions only.
+ * - MaxPool and ResizeNearestNeighbor: their gradient configs are replaced (gradient
+ *   registry) by formulations built from forward ops the backends get right; uncovered cases
+ *   and the native backend delegate to the stock config.
+ * - Conv2D: its filter gradient is the Conv2DBackpropFilter kernel, which both tfjs conv paths
+ *   call directly (the fused-conv gradient that layers use for linear and sigmoid convs never
+ *   consults the gradient registry), so it is replaced in the kernel registry for cpu and
+ *   wasm instead (see filter-kernel.ts). Native TensorFlow keeps its own kernel.
  */
+import {
+  CONV2D_BACKPROP_FILTER,
+  FILTER_KERNEL_BACKENDS,
+  makeFilterKernel,
+} from './filter-kernel.js';
 import { tf } from './tf.js';
-
-type GradMap = Record<string, () => tf.Tensor>;
-type Pad = 'same' | 'valid' | number | number[][];
 
 /** Backends whose stock gradients are used unchanged. */
 const NATIVE_BACKENDS = new Set(['tensorflow']);
 
 /** Kernel names whose gradient configs registerGradientFixes() replaces. */
-export const FIXED_KERNELS = ['Conv2D', 'MaxPool', 'ResizeNearestNeighbor'] as const;
+export const FIXED_GRADIENTS = ['MaxPool', 'ResizeNearestNeighbor'] as const;
 
 /** Whether the corrected gradients apply on backend `name` (false for native TensorFlow). */
 export function gradientFixesApply(name: string): boolean {
@@ -34,52 +37,6 @@ function pair(v: unknown, fallback: number): [number, number] {
   if (typeof v === 'number') return [v, v];
   const a = v as number[];
   return [a[0], a.length > 1 ? a[1] : a[0]];
-}
-
-/** Whether a scalar-or-pair attribute is [1, 1]. */
-function isOnes(v: unknown): boolean {
-  const [a, b] = pair(v, 1);
-  return a === 1 && b === 1;
-}
-
-/** [top, bottom, left, right] input padding of a stride-1 conv, or null if unsupported. */
-export function stride1Padding(pad: Pad, kh: number, kw: number): number[] | null {
-  if (pad === 'valid') return [0, 0, 0, 0];
-  if (pad === 'same') {
-    const th = kh - 1;
-    const tw = kw - 1;
-    return [Math.floor(th / 2), th - Math.floor(th / 2), Math.floor(tw / 2), tw - Math.floor(tw / 2)];
-  }
-  if (typeof pad === 'number') return [pad, pad, pad, pad];
-  if (Array.isArray(pad) && pad.length === 4) {
-    return [pad[1][0], pad[1][1], pad[2][0], pad[2][1]];
-  }
-  return null;
-}
-
-/**
- * Filter gradient of a stride-1, dilation-1 NHWC conv2d as one forward conv:
- * dW[i,j,ci,co] = Σ_{b,h,w} xpad[b,h+i,w+j,ci]·dy[b,h,w,co], i.e. a 'valid' conv of xpad
- * viewed as [Cin,Hp,Wp,B] with dy viewed as a [Ho,Wo,B,Cout] filter.
- */
-export function conv2dFilterGrad(
-  x: tf.Tensor4D,
-  dy: tf.Tensor4D,
-  filterShape: [number, number, number, number],
-  padding: number[],
-): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [t, b, l, r] = padding;
-    const xp = t + b + l + r > 0 ? tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]]) : x;
-    const xt = tf.transpose(xp, [3, 1, 2, 0]);
-    const dyt = tf.transpose(dy, [1, 2, 0, 3]);
-    const out = tf.conv2d(xt as tf.Tensor4D, dyt as tf.Tensor4D, 1, 'valid');
-    const dw = tf.transpose(out, [1, 2, 0, 3]);
-    if (!tf.util.arraysEqual(dw.shape, filterShape)) {
-      throw new Error(`filter gradient shape ${dw.shape} differs from ${filterShape}`);
-    }
-    return dw as tf.Tensor4D;
-  });
 }
 
 /**
@@ -118,27 +75,6 @@ export function upsampleNearestGrad(images: tf.Tensor4D, dy: tf.Tensor4D): tf.Te
   });
 }
 
-/** Conv2D gradient: stock input gradient, filter gradient via conv2dFilterGrad when covered. */
-function fixConv2D(orig: tf.GradConfig): tf.GradConfig {
-  return {
-    ...orig,
-    gradFunc: (dy, saved, attrs) => {
-      const base = orig.gradFunc(dy, saved, attrs) as GradMap;
-      if (!gradientFixesApply(tf.getBackend())) return base;
-      const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
-      const fs = filter.shape as [number, number, number, number];
-      const padding = stride1Padding(attrs.pad as Pad, fs[0], fs[1]);
-      const covered =
-        padding != null &&
-        isOnes(attrs.strides) &&
-        isOnes(attrs.dilations) &&
-        (attrs.dataFormat ?? 'NHWC') === 'NHWC';
-      if (!covered) return base;
-      return { ...base, filter: () => conv2dFilterGrad(x, dy as tf.Tensor4D, fs, padding) };
-    },
-  };
-}
-
 /** Whether a MaxPool call is the 2×2 stride-2 even-size case maxPool2x2Grad handles. */
 function isMaxPool2x2(x: tf.Tensor4D, attrs: tf.NamedAttrMap): boolean {
   const [fh, fw] = pair(attrs.filterSize, 1);
@@ -166,7 +102,11 @@ function fixMaxPool(orig: tf.GradConfig): tf.GradConfig {
 }
 
 /** Whether a ResizeNearestNeighbor call is plain integer-factor upsampling. */
-function isIntegerUpsample(images: tf.Tensor4D, dy: tf.Tensor4D, attrs: tf.NamedAttrMap): boolean {
+function isIntegerUpsample(
+  images: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  attrs: tf.NamedAttrMap,
+): boolean {
   if (attrs.alignCorners === true || attrs.halfPixelCenters === true) return false;
   if (images.rank !== 4 || dy.rank !== 4) return false;
   return dy.shape[1] % images.shape[1] === 0 && dy.shape[2] % images.shape[2] === 0;
@@ -187,41 +127,69 @@ function fixResizeNearest(orig: tf.GradConfig): tf.GradConfig {
   };
 }
 
-const FIXERS: Record<(typeof FIXED_KERNELS)[number], (orig: tf.GradConfig) => tf.GradConfig> = {
-  Conv2D: fixConv2D,
-  MaxPool: fixMaxPool,
-  ResizeNearestNeighbor: fixResizeNearest,
-};
+const FIXERS: Record<(typeof FIXED_GRADIENTS)[number], (orig: tf.GradConfig) => tf.GradConfig> =
+  { MaxPool: fixMaxPool, ResizeNearestNeighbor: fixResizeNearest };
 
-const ours = new WeakSet<tf.GradConfig>();
-const stock = new Map<string, tf.GradConfig>();
+const oursGrad = new WeakSet<tf.GradConfig>();
+const oursKernel = new WeakSet<tf.KernelConfig>();
+const stockGrads = new Map<string, tf.GradConfig>();
+const stockKernels = new Map<string, tf.KernelConfig | null>();
 
-/**
- * Replaces the Conv2D, MaxPool and ResizeNearestNeighbor gradient configs with the corrected
- * ones (idempotent; the stock configs are kept and delegated to).
- */
-export function registerGradientFixes(): void {
-  for (const name of FIXED_KERNELS) {
+/** Replaces the MaxPool and ResizeNearestNeighbor gradient configs (idempotent). */
+function registerGradientConfigs(): void {
+  for (const name of FIXED_GRADIENTS) {
     const current = tf.getGradient(name);
     if (current == null) throw new Error(`tfjs has no gradient registered for ${name}`);
-    if (ours.has(current)) continue;
-    stock.set(name, current);
+    if (oursGrad.has(current)) continue;
+    stockGrads.set(name, current);
     const fixed = FIXERS[name](current);
-    ours.add(fixed);
+    oursGrad.add(fixed);
     tf.registerGradient(fixed);
   }
 }
 
-/** Puts tfjs's stock gradient configs back (used to compare against them); idempotent. */
-export function restoreStockGradients(): void {
-  for (const [name, cfg] of stock) tf.registerGradient(cfg);
-  stock.clear();
+/** Installs the Conv2DBackpropFilter kernel on cpu and wasm (idempotent). */
+function registerFilterKernels(): void {
+  for (const backendName of FILTER_KERNEL_BACKENDS) {
+    const current = tf.getKernel(CONV2D_BACKPROP_FILTER, backendName) ?? null;
+    if (current != null && oursKernel.has(current)) continue;
+    stockKernels.set(backendName, current);
+    if (current != null) tf.unregisterKernel(CONV2D_BACKPROP_FILTER, backendName);
+    const fixed = makeFilterKernel(backendName, current);
+    oursKernel.add(fixed);
+    tf.registerKernel(fixed);
+  }
 }
 
-/** Whether the corrected gradient configs are currently registered. */
+/**
+ * Installs imgcluster's corrected gradients: MaxPool and ResizeNearestNeighbor gradient
+ * configs and the cpu/wasm Conv2DBackpropFilter kernels. Idempotent.
+ */
+export function registerGradientFixes(): void {
+  registerGradientConfigs();
+  registerFilterKernels();
+}
+
+/** Puts tfjs's stock gradients and kernels back (to compare against them); idempotent. */
+export function restoreStockGradients(): void {
+  for (const cfg of stockGrads.values()) tf.registerGradient(cfg);
+  stockGrads.clear();
+  for (const [backendName, cfg] of stockKernels) {
+    tf.unregisterKernel(CONV2D_BACKPROP_FILTER, backendName);
+    if (cfg != null) tf.registerKernel(cfg);
+  }
+  stockKernels.clear();
+}
+
+/** Whether the corrected gradient configs and kernels are currently registered. */
 export function gradientFixesRegistered(): boolean {
-  return FIXED_KERNELS.every((name) => {
+  const grads = FIXED_GRADIENTS.every((name) => {
     const g = tf.getGradient(name);
-    return g != null && ours.has(g);
+    return g != null && oursGrad.has(g);
   });
+  const kernels = FILTER_KERNEL_BACKENDS.every((b) => {
+    const k = tf.getKernel(CONV2D_BACKPROP_FILTER, b);
+    return k != null && oursKernel.has(k);
+  });
+  return grads && kernels;
 }

@@ -23,19 +23,23 @@ import {
 
 const BACKENDS = ['cpu', 'wasm'] as const;
 
-/** A gradient check: loss of inputs, the inputs, and the finite-difference step. */
+/** A gradient check of loss = Σ w ⊙ op(inputs) with a fixed random w. */
 interface Case {
   name: string;
   shapes: number[][];
   values: Float32Array[];
-  loss: LossFn;
+  op: (inputs: tf.Tensor[]) => tf.Tensor;
+  /** Central-difference step. */
   eps: number;
 }
 
-/** sum(w ⊙ y): a loss whose gradient w.r.t. y is the fixed random tensor w. */
-function weighted(y: tf.Tensor, seed: number): tf.Scalar {
-  const w = tf.tensor(uniform(size(y.shape), seed), y.shape, 'float32');
-  return tf.sum(tf.mul(w, y));
+/** The case's scalar loss Σ w ⊙ op(inputs); its gradient w.r.t. op's output is w. */
+function lossOf(c: Case): LossFn {
+  return (inputs) => {
+    const y = c.op(inputs);
+    const w = tf.tensor(uniform(size(y.shape), 99), y.shape, 'float32');
+    return tf.sum(tf.mul(w, y));
+  };
 }
 
 function convCase(
@@ -50,8 +54,21 @@ function convCase(
     shapes: [xShape, fShape],
     values: [uniform(size(xShape), 11), uniform(size(fShape), 12)],
     eps: 0.25,
-    loss: ([x, f]) =>
-      weighted(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, strides, pad), 13),
+    op: ([x, f]) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, strides, pad),
+  };
+}
+
+function fusedCase(name: string, xShape: number[], fShape: number[]): Case {
+  const bShape = [fShape[3]];
+  return {
+    name,
+    shapes: [xShape, fShape, bShape],
+    values: [uniform(size(xShape), 14), uniform(size(fShape), 15), uniform(bShape[0], 16)],
+    eps: 0.25,
+    op: ([x, f, bias]) => {
+      const filter = f as tf.Tensor4D;
+      return tf.fused.conv2d({ x: x as tf.Tensor4D, filter, strides: 1, pad: 'same', bias });
+    },
   };
 }
 
@@ -61,7 +78,7 @@ function poolCase(name: string, xShape: number[], pad: 'same' | 'valid'): Case {
     shapes: [xShape],
     values: [distinct(size(xShape), 21)],
     eps: 0.02,
-    loss: ([x]) => weighted(tf.maxPool(x as tf.Tensor4D, 2, 2, pad), 22),
+    op: ([x]) => tf.maxPool(x as tf.Tensor4D, 2, 2, pad),
   };
 }
 
@@ -71,7 +88,7 @@ function resizeCase(name: string, xShape: number[], out: [number, number]): Case
     shapes: [xShape],
     values: [uniform(size(xShape), 31)],
     eps: 0.25,
-    loss: ([x]) => weighted(tf.image.resizeNearestNeighbor(x as tf.Tensor4D, out), 32),
+    op: ([x]) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, out),
   };
 }
 
@@ -80,30 +97,37 @@ const FIXED_CASES: Case[] = [
   convCase('conv2d 3×3 same', [2, 5, 5, 2], [3, 3, 2, 3], 'same'),
   convCase('conv2d 3×2 valid', [2, 6, 5, 3], [3, 2, 3, 2], 'valid'),
   convCase('conv2d 2×2 same (asymmetric pad)', [3, 4, 4, 2], [2, 2, 2, 2], 'same'),
+  fusedCase('fused conv2d + bias, linear (the sigmoid-layer path)', [2, 4, 4, 3], [3, 3, 3, 2]),
   poolCase('maxPool 2×2/2 valid', [2, 4, 6, 3], 'valid'),
   poolCase('maxPool 2×2/2 same', [2, 6, 4, 2], 'same'),
   resizeCase('resizeNearestNeighbor ×2', [2, 3, 3, 2], [6, 6]),
   resizeCase('resizeNearestNeighbor ×2/×3', [3, 2, 3, 2], [4, 9]),
 ];
 
-/** Sum of |loss terms| as a magnitude for the float32 round-off bound. */
+function caseNamed(name: string): Case {
+  const c = FIXED_CASES.find((k) => k.name === name);
+  if (c == null) throw new Error(`no case ${name}`);
+  return c;
+}
+
+/** Σ|w ⊙ op| and the number of loss terms, for the float32 round-off bound. */
 function lossMagnitude(c: Case): { mag: number; terms: number } {
-  const abs: LossFn = (xs) => tf.abs(c.loss(xs)) as tf.Scalar;
-  const mag = tf.tidy(() => {
+  return tf.tidy(() => {
     const xs = c.values.map((v, i) => tf.tensor(v, c.shapes[i], 'float32'));
-    return abs(xs).dataSync()[0];
+    const y = c.op(xs);
+    const w = tf.tensor(uniform(size(y.shape), 99), y.shape, 'float32');
+    return { mag: tf.sum(tf.abs(tf.mul(w, y))).dataSync()[0], terms: size(y.shape) };
   });
-  const terms = Math.max(...c.shapes.map(size)) * 9;
-  return { mag: Math.max(mag, 1), terms };
 }
 
 /** Asserts analytic gradients of case c match central differences on the active backend. */
 function checkAgainstNumeric(c: Case): void {
-  const analytic = analyticGrads(c.loss, c.values, c.shapes);
+  const loss = lossOf(c);
+  const analytic = analyticGrads(loss, c.values, c.shapes);
   const { mag, terms } = lossMagnitude(c);
   const tol = fdTolerance(mag, terms, c.eps);
   analytic.forEach((g, which) => {
-    const fd = numericGrad(c.loss, c.values, c.shapes, which, c.eps);
+    const fd = numericGrad(loss, c.values, c.shapes, which, c.eps);
     const diff = maxAbsDiff(g, fd);
     assert.ok(maxAbs(fd) > 0.1, `${c.name}: degenerate numeric gradient`);
     assert.ok(
@@ -120,9 +144,11 @@ before(async () => {
 
 describe('registerGradientFixes', () => {
   it('is idempotent and keeps the same configs on a second call', () => {
-    const first = tf.getGradient('Conv2D');
+    const grad = tf.getGradient('MaxPool');
+    const kernel = tf.getKernel('Conv2DBackpropFilter', 'wasm');
     registerGradientFixes();
-    assert.equal(tf.getGradient('Conv2D'), first);
+    assert.equal(tf.getGradient('MaxPool'), grad);
+    assert.equal(tf.getKernel('Conv2DBackpropFilter', 'wasm'), kernel);
     assert.ok(gradientFixesRegistered());
   });
 
@@ -178,18 +204,23 @@ describe('cases the fixes delegate to the stock gradient (cpu)', () => {
       shapes: [[2, 4, 4, 2]],
       values: [distinct(64, 41)],
       eps: 0.02,
-      loss: ([x]) => weighted(tf.maxPool(x as tf.Tensor4D, 3, 1, 'valid'), 42),
+      op: ([x]) => tf.maxPool(x as tf.Tensor4D, 3, 1, 'valid'),
     },
     {
       name: 'resizeNearestNeighbor alignCorners (batch 1)',
       shapes: [[1, 3, 3, 2]],
       values: [uniform(18, 43)],
       eps: 0.25,
-      loss: ([x]) =>
-        weighted(tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [5, 5], true), 44),
+      op: ([x]) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [5, 5], true),
     },
   ];
   for (const c of delegated) it(c.name, () => checkAgainstNumeric(c));
+
+  it('wasm refuses strided filter gradients with a clear error', async () => {
+    await tf.setBackend('wasm');
+    assert.throws(() => checkAgainstNumeric(delegated[0]), /supports stride 1 NHWC only/);
+    await tf.setBackend('cpu');
+  });
 });
 
 describe('the stock gradients really are wrong (the checks can fail)', () => {
@@ -197,9 +228,9 @@ describe('the stock gradients really are wrong (the checks can fail)', () => {
     restoreStockGradients();
     try {
       await tf.setBackend('cpu');
-      assert.throws(() => checkAgainstNumeric(FIXED_CASES[5]), /analytic−numeric/);
+      assert.throws(() => checkAgainstNumeric(caseNamed('resizeNearestNeighbor ×2')), /analytic−numeric/);
       await tf.setBackend('wasm');
-      assert.throws(() => checkAgainstNumeric(FIXED_CASES[3]), /analytic−numeric/);
+      assert.throws(() => checkAgainstNumeric(caseNamed('maxPool 2×2/2 valid')), /analytic−numeric/);
       assert.throws(() => checkAgainstNumeric(FIXED_CASES[0]), /not registered/);
     } finally {
       registerGradientFixes();
@@ -211,7 +242,7 @@ describe('the stock gradients really are wrong (the checks can fail)', () => {
 /** Analytic gradients of case c on `backend`. */
 async function gradsOn(backend: string, c: Case): Promise<Float64Array[]> {
   await tf.setBackend(backend);
-  return analyticGrads(c.loss, c.values, c.shapes);
+  return analyticGrads(lossOf(c), c.values, c.shapes);
 }
 
 describe('cpu and wasm gradients agree', () => {

@@ -42,14 +42,15 @@ export type LossFn = (inputs: tf.Tensor[]) => tf.Scalar;
 
 /** Analytic gradients of `loss` w.r.t. every input, via tf.grads. */
 export function analyticGrads(loss: LossFn, values: Float32Array[], shapes: number[][]) {
-  return tf.tidy(() => {
+  const raw = tf.tidy(() => {
     const xs = values.map((v, i) => tf.tensor(v, shapes[i], 'float32'));
     const gs = tf.grads((...ins: tf.Tensor[]) => loss(ins))(xs);
-    return gs.map((g) => Float64Array.from(g.dataSync()));
+    return gs.map((g) => g.dataSync() as Float32Array);
   });
+  return raw.map((g) => Float64Array.from(g));
 }
 
-/** Loss value and the sum of |terms| magnitude returned by `loss` at `values`. */
+/** Value of `loss` at `values`. */
 function evalLoss(loss: LossFn, values: Float32Array[], shapes: number[][]): number {
   return tf.tidy(() => {
     const xs = values.map((v, i) => tf.tensor(v, shapes[i], 'float32'));
@@ -100,6 +101,6 @@ export function maxAbs(a: ArrayLike<number>): number {
  * about sqrt(terms)·mag·2⁻²⁴ rounding error, divided by the step in the quotient.
  */
 export function fdTolerance(mag: number, terms: number, eps: number): number {
-  const roundoff = 16 * Math.sqrt(terms) * mag * 2 ** -24;
+  const roundoff = 4 * Math.sqrt(terms) * mag * 2 ** -24;
   return roundoff / eps + 1e-6;
 }

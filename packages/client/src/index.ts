@@ -1,0 +1,123 @@
+import type { RunSpecInput } from '@imgcluster/config';
+import type { RunStatus } from '@imgcluster/queues';
+
+/** An error answer of the API: its HTTP status and the body's stable code. */
+export class ApiRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly body: unknown,
+  ) {
+    super(`${status} ${code}: ${message}`);
+  }
+}
+
+/** One artifact of a run. */
+export interface Artifact {
+  path: string;
+  bytes: number;
+  contentType: string;
+  url: string;
+}
+
+/** A typed client of the imgcluster REST API (fetch-based, no dependencies). */
+export class ImgclusterClient {
+  constructor(readonly baseUrl: string) {}
+
+  /** POST /v1/runs: submits a run; resolves to its id. */
+  async submit(spec: RunSpecInput): Promise<{ id: string; url: string; state: string }> {
+    return this.json('POST', '/v1/runs', spec);
+  }
+
+  /** GET /v1/runs/:id: the run's live status. */
+  async status(id: string): Promise<RunStatus> {
+    return this.json('GET', `/v1/runs/${encodeURIComponent(id)}`);
+  }
+
+  /** GET /v1/runs: a page of runs, newest first. */
+  async list(limit = 20, cursor?: string) {
+    const q = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
+    return this.json<{ runs: RunStatus[]; total: number; next: string | null }>('GET', `/v1/runs?${q}`);
+  }
+
+  /** DELETE /v1/runs/:id: cancels a run. */
+  async cancel(id: string): Promise<{ id: string; state: string }> {
+    return this.json('DELETE', `/v1/runs/${encodeURIComponent(id)}`);
+  }
+
+  /** GET /v1/runs/:id/artifacts. */
+  async artifacts(id: string): Promise<{ complete: boolean; artifacts: Artifact[] }> {
+    return this.json('GET', `/v1/runs/${encodeURIComponent(id)}/artifacts`);
+  }
+
+  /** Downloads one artifact's bytes. */
+  async download(id: string, path: string): Promise<Buffer> {
+    const res = await fetch(`${this.baseUrl}/v1/runs/${encodeURIComponent(id)}/artifacts/${path}`);
+    if (!res.ok) await this.fail(res);
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  /** Downloads and parses one JSON artifact. */
+  async artifactJson<T>(id: string, path: string): Promise<T> {
+    return JSON.parse((await this.download(id, path)).toString('utf8')) as T;
+  }
+
+  /**
+   * Polls until the run is finished (succeeded, failed or cancelled), calling `onStatus`
+   * after every poll. Resolves to the final status.
+   */
+  async wait(
+    id: string,
+    onStatus: (s: RunStatus) => void = () => undefined,
+    intervalMs = 1000,
+    timeoutMs = Number.POSITIVE_INFINITY,
+  ): Promise<RunStatus> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await this.status(id);
+      onStatus(s);
+      if (s.state === 'succeeded' || s.state === 'failed' || s.state === 'cancelled') return s;
+      if (Date.now() > deadline) throw new Error(`run ${id} not finished after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!res.ok) await this.fail(res);
+    return (await res.json()) as T;
+  }
+
+  private async fail(res: Response): Promise<never> {
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    const err = (body as { error?: { code?: string; message?: string } })?.error;
+    throw new ApiRequestError(res.status, err?.code ?? 'HTTP_ERROR', err?.message ?? text, body);
+  }
+}
+
+/** One line per stage: state, done/total and the stage's most telling counter. */
+export function formatProgress(s: RunStatus): string {
+  const parts = Object.entries(s.stages).map(([name, st]) => {
+    const count = st.total ? ` ${st.done}/${st.total}` : '';
+    const d = st.detail as Record<string, number | string | undefined>;
+    let extra = '';
+    if (name === 'preprocess' && d.rejected) extra = ` (${d.rejected} rejected)`;
+    if (name === 'train' && typeof d.loss === 'number') {
+      extra = ` loss ${d.loss.toFixed(4)}${d.step ? ` step ${d.step}/${d.stepsPerEpoch}` : ''}`;
+    }
+    if (name === 'cluster' && d.phase) extra = ` ${d.phase}`;
+    return `${name}: ${st.state}${count}${extra}`;
+  });
+  return `[${s.state}] ${parts.join(' | ')}`;
+}

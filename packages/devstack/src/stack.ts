@@ -1,0 +1,85 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Storage } from '@imgcluster/storage';
+import {
+  freePort,
+  localEnv,
+  LOCAL_S3_CREDENTIALS,
+  startRedis,
+  startS3,
+  startService,
+  waitForHttp,
+  type LocalRedis,
+  type LocalS3,
+  type Managed,
+  type ServiceName,
+} from './servers.js';
+
+/** How many processes of each service to start (default one each). */
+export type Replicas = Partial<Record<ServiceName, number>>;
+
+/** Everything the demo and the end-to-end tests run on, all on 127.0.0.1. */
+export interface LocalStack {
+  redis: LocalRedis;
+  s3: LocalS3;
+  apiUrl: string;
+  env: Record<string, string>;
+  storage: Storage;
+  services: { name: ServiceName; process: Managed; logFile: string }[];
+  logDir: string;
+  /** Starts one more process of a service (e.g. to replace a killed one). */
+  addService(name: ServiceName): Managed;
+  /** Stops every service, then the servers. */
+  stop(): Promise<void>;
+}
+
+/** Starts Redis, the S3 server and the services as separate processes. */
+export async function startStack(
+  dir: string,
+  replicas: Replicas = {},
+  extraEnv: Record<string, string> = {},
+): Promise<LocalStack> {
+  const logDir = join(dir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const redis = await startRedis(join(dir, 'redis'));
+  const s3 = await startS3(join(dir, 's3'));
+  const apiPort = await freePort();
+  const env = localEnv(redis, s3, { API_PORT: String(apiPort), ...extraEnv });
+  const storage = new Storage({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    ...LOCAL_S3_CREDENTIALS,
+  });
+  await storage.ensureBucket(env.S3_BUCKET);
+
+  const services: LocalStack['services'] = [];
+  const counters = new Map<ServiceName, number>();
+  const addService = (name: ServiceName) => {
+    const n = (counters.get(name) ?? 0) + 1;
+    counters.set(name, n);
+    const logFile = join(logDir, `${name}-${n}.log`);
+    const process = startService(name, env, logFile);
+    services.push({ name, process, logFile });
+    return process;
+  };
+  const order: ServiceName[] = ['api', 'preprocess', 'trainer', 'encoder', 'cluster'];
+  for (const name of order) {
+    for (let i = 0; i < (replicas[name] ?? 1); i++) addService(name);
+  }
+
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const stop = async () => {
+    await Promise.all(services.map((s) => s.process.stop(15_000)));
+    storage.close();
+    await s3.stop();
+    await redis.stop();
+  };
+  try {
+    await waitForHttp(`${apiUrl}/healthz`, 60_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { redis, s3, apiUrl, env, storage, services, logDir, addService, stop };
+}

@@ -1,0 +1,206 @@
+/**
+ * End to end: 2,000 real Fashion-MNIST images (plus a few undecodable files) through the
+ * five services as separate processes, a real Redis and a real S3-compatible server.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { ImgclusterClient, formatProgress } from '@imgcluster/client';
+import { STAGES } from '@imgcluster/config';
+import { balancedSubset, readFashionMnist } from '@imgcluster/datasets';
+import { startStack, uploadFashionMnist, type LocalStack } from '@imgcluster/devstack';
+import { createRedis, QUEUES } from '@imgcluster/queues';
+
+const IMAGES = 2000;
+const BAD_FILES: Record<string, Buffer> = {
+  'fashion-mnist/bad-empty.png': Buffer.alloc(0),
+  'fashion-mnist/bad-text.png': Buffer.from('this is not an image, only a text file\n'),
+  'fashion-mnist/bad-truncated.png': Buffer.alloc(0), // filled in before()
+};
+
+let stack: LocalStack;
+let work: string;
+let client: ImgclusterClient;
+let inputKeys: string[] = [];
+let labelsKey = '';
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'imgcluster-e2e-'));
+  stack = await startStack(work, { preprocess: 2, encoder: 2 });
+  client = new ImgclusterClient(stack.apiUrl);
+
+  const data = await readFashionMnist({ split: 'train' });
+  const indices = balancedSubset(data.labels, IMAGES, 1);
+  const upload = await uploadFashionMnist(stack.storage, data, indices, {
+    bucket: 'datasets',
+    prefix: 'fashion-mnist/',
+  });
+  const good = await stack.storage.get('datasets', upload.keys[0]);
+  BAD_FILES['fashion-mnist/bad-truncated.png'] = good.subarray(0, Math.floor(good.length / 2));
+  for (const [key, body] of Object.entries(BAD_FILES)) await stack.storage.put('datasets', key, body);
+
+  inputKeys = [...upload.keys, ...Object.keys(BAD_FILES)];
+  labelsKey = upload.labelsKey;
+});
+
+after(async () => {
+  await stack?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test('bad requests get 400 with the field named; unknown runs 404', async () => {
+  const res = await fetch(`${stack.apiUrl}/v1/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ input: { bucket: 'datasets' }, kmeans: { k: 1 }, image: { size: 30 } }),
+  });
+  assert.equal(res.status, 400);
+  const body = (await res.json()) as { error: { code: string; issues: { path: string }[] } };
+  assert.equal(body.error.code, 'VALIDATION_FAILED');
+  const paths = body.error.issues.map((i) => i.path);
+  assert.ok(paths.includes('body.kmeans.k'), JSON.stringify(paths));
+  assert.ok(paths.includes('body.image.size'), JSON.stringify(paths));
+
+  const missing = await fetch(`${stack.apiUrl}/v1/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ input: { bucket: 'no-such-bucket' } }),
+  });
+  assert.equal(missing.status, 400);
+  assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'INPUT_BUCKET_NOT_FOUND');
+
+  const broken = await fetch(`${stack.apiUrl}/v1/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"input": ',
+  });
+  assert.equal(broken.status, 400);
+
+  const unknown = await fetch(`${stack.apiUrl}/v1/runs/run_doesnotexist0`);
+  assert.equal(unknown.status, 404);
+});
+
+test('a run over real images labels every decodable image exactly once', { timeout: 600_000 }, async () => {
+  const { id } = await client.submit({
+    name: 'e2e',
+    input: { bucket: 'datasets', prefix: 'fashion-mnist/' },
+    labels: { key: labelsKey },
+    image: { size: 32, channels: 1 },
+    training: { epochs: 3 },
+    kmeans: { k: 10 },
+    shardSize: 250,
+  });
+
+  let last = '';
+  const final = await client.wait(id, (s) => {
+    const line = formatProgress(s);
+    if (line !== last) console.log(line);
+    last = line;
+  }, 1000, 540_000);
+  assert.equal(final.state, 'succeeded', final.error);
+  for (const stage of STAGES) assert.equal(final.stages[stage].state, 'succeeded', stage);
+  assert.equal(final.stages.preprocess.done, final.stages.preprocess.total);
+  assert.equal(final.stages.encode.done, final.stages.encode.total);
+
+  // Every input is either labelled or rejected with a reason, exactly once.
+  const labelsCsv = (await client.download(id, 'labels.csv')).toString('utf8').trim().split('\n');
+  assert.equal(labelsCsv[0], 'key,cluster,distance');
+  const labelled = labelsCsv.slice(1).map((line) => line.split(','));
+  const index = await client.artifactJson<{ rejected: { key: string; reason: string }[] }>(id, 'shard-index.json');
+  const seen = [...labelled.map((r) => r[0]), ...index.rejected.map((r) => r.key)];
+  assert.equal(new Set(seen).size, seen.length, 'an image appears twice');
+  assert.deepEqual([...seen].sort(), [...inputKeys].sort());
+  assert.equal(labelled.length, IMAGES);
+  for (const r of labelled) {
+    const cluster = Number(r[1]);
+    assert.ok(Number.isInteger(cluster) && cluster >= 0 && cluster < 10);
+    assert.ok(Number.isFinite(Number(r[2])));
+  }
+
+  const reasons = Object.fromEntries(index.rejected.map((r) => [r.key, r.reason]));
+  assert.equal(reasons['fashion-mnist/bad-empty.png'], 'empty');
+  assert.ok(['not_an_image', 'unsupported_format'].includes(reasons['fashion-mnist/bad-text.png']));
+  assert.equal(reasons['fashion-mnist/bad-truncated.png'], 'corrupt');
+  assert.equal(final.stages.preprocess.detail.rejected, 3);
+
+  // Clearly better than chance (chance NMI is about 0.00 for 10 balanced classes).
+  const metrics = await client.artifactJson<{ scores: { nmi: number; ari: number; accuracy: number }; sizes: number[] }>(id, 'metrics.json');
+  console.log('scores', metrics.scores, 'sizes', metrics.sizes);
+  assert.ok(metrics.scores.nmi > 0.3, `NMI ${metrics.scores.nmi}`);
+  assert.ok(metrics.scores.accuracy > 0.3, `accuracy ${metrics.scores.accuracy}`);
+  assert.equal(metrics.sizes.reduce((a, b) => a + b, 0), IMAGES);
+
+  // Every picture and the manifest exist.
+  const { complete, artifacts } = await client.artifacts(id);
+  assert.ok(complete);
+  const paths = new Set(artifacts.map((a) => a.path));
+  for (let c = 0; c < 10; c++) {
+    for (const kind of ['samples', 'attention', 'decoded']) {
+      assert.ok(paths.has(`clusters/${String(c).padStart(3, '0')}-${kind}.png`), `${c} ${kind}`);
+    }
+  }
+  for (const p of ['manifest.json', 'report.html', 'centroids.bin', 'model/encoder/model.json', 'model/decoder/model.json']) {
+    assert.ok(paths.has(p), p);
+  }
+  const png = await client.download(id, 'clusters/000-decoded.png');
+  assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+
+  // No job stalled or ran twice because a worker's event loop was blocked.
+  const redis = createRedis(stack.env.REDIS_URL);
+  try {
+    for (const stage of STAGES) {
+      const queue = new Queue(QUEUES[stage], { connection: redis });
+      const jobs = await queue.getJobs(['completed']);
+      const mine = jobs.filter((j) => j.data.runId === id);
+      assert.ok(mine.length > 0, `${stage} has jobs`);
+      for (const job of mine) {
+        assert.equal(job.attemptsStarted, 1, `${job.id} started ${job.attemptsStarted} times`);
+        assert.equal(job.stalledCounter, 0, `${job.id} stalled`);
+      }
+      await queue.close();
+    }
+  } finally {
+    await redis.quit();
+  }
+
+  const listed = await client.list(5);
+  assert.ok(listed.runs.some((r) => r.id === id));
+});
+
+test('a cancelled run stops its running training promptly and stays cancelled', { timeout: 180_000 }, async () => {
+  const { id } = await client.submit({
+    input: { bucket: 'datasets', prefix: 'fashion-mnist/' },
+    training: { epochs: 200 },
+  });
+  for (;;) {
+    const s = await client.status(id);
+    if (s.stages.train.state === 'running') break;
+    assert.ok(s.state === 'queued' || s.state === 'running', `run ${s.state}: ${s.error}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const cancelled = await client.cancel(id);
+  assert.equal(cancelled.state, 'cancelled');
+  const again = await fetch(`${stack.apiUrl}/v1/runs/${id}`, { method: 'DELETE' });
+  assert.equal(again.status, 409);
+
+  // The train job ends within seconds, not after its 200 epochs.
+  const redis = createRedis(stack.env.REDIS_URL);
+  const queue = new Queue(QUEUES.train, { connection: redis });
+  try {
+    let state = '';
+    for (let i = 0; i < 120 && state !== 'failed' && state !== 'completed'; i++) {
+      state = (await (await queue.getJob(`${id}.train`))?.getState()) ?? '';
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.ok(state === 'failed' || state === 'completed', `train job is ${state}`);
+  } finally {
+    await queue.close();
+    await redis.quit();
+  }
+  const status = await client.status(id);
+  assert.equal(status.state, 'cancelled');
+  assert.equal((await client.artifacts(id)).complete, false);
+});
