@@ -1,7 +1,7 @@
 import { FlowProducer, Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Stage } from '@imgcluster/config';
-import { QUEUES } from './names.js';
+import { jobIds, QUEUES, type RunJobData, type ShardJobData } from './names.js';
 
 /** Retry policy shared by every job: attempts with exponential backoff from 1 s. */
 export function defaultJobOptions(attempts: number): JobsOptions {
@@ -66,6 +66,33 @@ export class Producers {
       this.queues.set(stage, q);
     }
     return q;
+  }
+
+  /**
+   * Adds the next hand-off: one job per shard on `childStage`, all children of one job on
+   * `parentStage`, which BullMQ runs only once every child has completed. A child that
+   * fails for good fails the parent. Job ids are deterministic, so adding twice is a no-op.
+   */
+  async addShardFlow(
+    runId: string,
+    childStage: 'preprocess' | 'encode',
+    shards: number[],
+    parentStage: 'train' | 'cluster',
+    attempts: number,
+  ): Promise<void> {
+    const options = defaultJobOptions(attempts);
+    await this.flows.add({
+      name: parentStage,
+      queueName: QUEUES[parentStage],
+      data: { runId } satisfies RunJobData,
+      opts: { ...options, jobId: jobIds[parentStage](runId) },
+      children: shards.map((shard) => ({
+        name: childStage,
+        queueName: QUEUES[childStage],
+        data: { runId, shard } satisfies ShardJobData,
+        opts: { ...options, jobId: jobIds[childStage](runId, shard), failParentOnFailure: true },
+      })),
+    });
   }
 
   /** Closes every producer. */

@@ -1,14 +1,7 @@
 import type { Job } from 'bullmq';
 import { runKeys, type RunSpec } from '@imgcluster/config';
 import type { Logger } from '@imgcluster/logging';
-import {
-  defaultJobOptions,
-  jobIds,
-  PermanentJobError,
-  QUEUES,
-  type RunJobData,
-  type ShardJobData,
-} from '@imgcluster/queues';
+import { PermanentJobError, type RunJobData } from '@imgcluster/queues';
 import type { ServiceContext } from '@imgcluster/runtime';
 
 /** The plan of a run: which input keys go into which shard. Stored as plan.json. */
@@ -91,18 +84,7 @@ export async function planRun(ctx: ServiceContext, job: Job<RunJobData>, log: Lo
   await ctx.store.startStage(runId, 'preprocess', plan.shards.length);
   await ctx.store.setDetail(runId, 'preprocess', { images: keys.length });
 
-  const options = defaultJobOptions(ctx.env.JOB_ATTEMPTS);
-  await ctx.producers.flows.add({
-    name: 'train',
-    queueName: QUEUES.train,
-    data: { runId } satisfies RunJobData,
-    opts: { ...options, jobId: jobIds.train(runId) },
-    children: plan.shards.map((s) => ({
-      name: 'preprocess',
-      queueName: QUEUES.preprocess,
-      data: { runId, shard: s.index } satisfies ShardJobData,
-      opts: { ...options, jobId: jobIds.preprocess(runId, s.index), failParentOnFailure: true },
-    })),
-  });
+  const shardNumbers = plan.shards.map((s) => s.index);
+  await ctx.producers.addShardFlow(runId, 'preprocess', shardNumbers, 'train', ctx.env.JOB_ATTEMPTS);
   return { images: keys.length, shards: plan.shards.length };
 }

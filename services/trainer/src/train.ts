@@ -10,14 +10,7 @@ import {
   trainStep,
   type AutoencoderParts,
 } from '@imgcluster/model';
-import {
-  defaultJobOptions,
-  jobIds,
-  PermanentJobError,
-  QUEUES,
-  type RunJobData,
-  type ShardJobData,
-} from '@imgcluster/queues';
+import { PermanentJobError, type RunJobData } from '@imgcluster/queues';
 import { throwIfCancelled, type ServiceContext } from '@imgcluster/runtime';
 import { decodeShard } from '@imgcluster/shard';
 import { permutation, trainingShards, type TrainingShard } from './training-set.js';
@@ -221,19 +214,7 @@ async function publish(
 async function queueEncoding(ctx: ServiceContext, runId: string, accepted: Map<number, number>) {
   const shards = [...accepted].filter(([, n]) => n > 0).map(([i]) => i);
   await ctx.store.startStage(runId, 'encode', shards.length);
-  const options = defaultJobOptions(ctx.env.JOB_ATTEMPTS);
-  await ctx.producers.flows.add({
-    name: 'cluster',
-    queueName: QUEUES.cluster,
-    data: { runId } satisfies RunJobData,
-    opts: { ...options, jobId: jobIds.cluster(runId) },
-    children: shards.map((shard) => ({
-      name: 'encode',
-      queueName: QUEUES.encode,
-      data: { runId, shard } satisfies ShardJobData,
-      opts: { ...options, jobId: jobIds.encode(runId, shard), failParentOnFailure: true },
-    })),
-  });
+  await ctx.producers.addShardFlow(runId, 'encode', shards, 'cluster', ctx.env.JOB_ATTEMPTS);
 }
 
 /** Image shards kept in memory between epochs, up to a byte budget; the rest re-read. */
