@@ -50,9 +50,11 @@ async function rate(fn: () => Promise<unknown> | unknown, warmup: number): Promi
 /** Trains and encodes on `backend`, checking for leaked tensors. */
 async function measure(backend: 'wasm' | 'cpu'): Promise<Rates> {
   const info = await initBackend(backend, { strict: true });
-  const parts: AutoencoderParts = buildAutoencoder({ imageSize: size, channels: channels as 1 | 3 });
+  const cfg = { imageSize: size, channels: channels as 1 | 3 };
+  const parts: AutoencoderParts = buildAutoencoder(cfg);
   const px = pixels(batch);
   const x = tf.tensor4d(pixelsToFloat32(px), [batch, size, size, channels]);
+  await trainStep(parts.autoencoder, x); // creates the Adam state
   const before = tf.memory().numTensors;
   const trainImgPerSec = await rate(() => trainStep(parts.autoencoder, x), 2);
   const encodeImgPerSec = await rate(

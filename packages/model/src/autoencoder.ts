@@ -24,11 +24,17 @@ export interface ModelConfig {
 
 /** ModelConfig with every default filled in. */
 export interface ResolvedModelConfig {
+  /** Image side in pixels (multiple of 8). */
   imageSize: number;
+  /** Colour channels: 1 or 3. */
   channels: 1 | 3;
+  /** Filters of the three encoder convs. */
   filters: [number, number, number];
+  /** Channels of the code. */
   codeChannels: number;
+  /** Adam learning rate. */
   learningRate: number;
+  /** Initialiser seed, when one was given. */
   seed?: number;
 }
 
@@ -216,7 +222,8 @@ function batchTensor(model: tf.LayersModel, batch: Float32Array): tf.Tensor4D {
   const [h, w, c] = modelImageShape(model);
   const n = batch.length / (h * w * c);
   if (!Number.isInteger(n) || n < 1) {
-    throw new ModelInputError(`batch of ${batch.length} floats is not a multiple of ${h}×${w}×${c}`);
+    const per = `${h}×${w}×${c}`;
+    throw new ModelInputError(`batch of ${batch.length} floats is not a multiple of ${per}`);
   }
   return tf.tensor4d(batch, [n, h, w, c], 'float32');
 }

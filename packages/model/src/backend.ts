@@ -160,6 +160,15 @@ function prepareWasm(): string {
   return dir;
 }
 
+/**
+ * The cpu backend prints a multi-line "install the node backend" notice on first use in
+ * Node; initBackend already reports the choice, so the notice is switched off.
+ */
+function silenceCpuNotice(): void {
+  const backend = tf.findBackend('cpu') as { firstUse?: boolean } | null;
+  if (backend != null && 'firstUse' in backend) backend.firstUse = false;
+}
+
 /** Activates one candidate; returns its source description or throws why it failed. */
 async function activate(c: BackendCandidate, importer: PackageImporter): Promise<string> {
   let source = c.pkg;
@@ -172,6 +181,7 @@ async function activate(c: BackendCandidate, importer: PackageImporter): Promise
   const ok = await tf.setBackend(c.backend);
   if (!ok) throw new Error(`tf.setBackend('${c.backend}') returned false`);
   await tf.ready();
+  if (c.backend === 'cpu') silenceCpuNotice();
   if (tf.getBackend() !== c.backend) throw new Error(`active backend is ${tf.getBackend()}`);
   return source;
 }
@@ -200,5 +210,6 @@ export async function initBackend(
       skipped.push(`${c.choice}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  throw new BackendUnavailableError(`no backend could start for '${choice}': ${skipped.join('; ')}`);
+  const reasons = skipped.join('; ');
+  throw new BackendUnavailableError(`no backend could start for '${choice}': ${reasons}`);
 }

@@ -82,7 +82,8 @@ export function decodeCodes(
 ): Uint8Array {
   const [h, w, k] = modelImageShape(decoder);
   if (!Number.isInteger(n) || n < 1 || codes.length !== n * h * w * k) {
-    throw new ModelInputError(`${codes.length} code values do not match n=${n} × ${h}×${w}×${k}`);
+    const per = `${h}×${w}×${k}`;
+    throw new ModelInputError(`${codes.length} code values do not match n=${n} × ${per}`);
   }
   const [oh, ow, oc] = outputShape(decoder);
   return tf.tidy(() => {

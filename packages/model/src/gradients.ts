@@ -8,16 +8,12 @@
  * - MaxPool and ResizeNearestNeighbor: their gradient configs are replaced (gradient
  *   registry) by formulations built from forward ops the backends get right; uncovered cases
  *   and the native backend delegate to the stock config.
- * - Conv2D: its filter gradient is the Conv2DBackpropFilter kernel, which both tfjs conv paths
- *   call directly (the fused-conv gradient that layers use for linear and sigmoid convs never
- *   consults the gradient registry), so it is replaced in the kernel registry for cpu and
- *   wasm instead (see filter-kernel.ts). Native TensorFlow keeps its own kernel.
+ * - Conv2D: its gradients are the Conv2DBackpropFilter/Input kernels, which both tfjs conv
+ *   paths call directly (the fused-conv gradient that layers use for linear and sigmoid convs
+ *   never consults the gradient registry), so they are replaced in the kernel registry for
+ *   cpu and wasm instead (see conv-kernels.ts). Native TensorFlow keeps its own kernels.
  */
-import {
-  CONV2D_BACKPROP_FILTER,
-  FILTER_KERNEL_BACKENDS,
-  makeFilterKernel,
-} from './filter-kernel.js';
+import { CONV_KERNEL_TARGETS, makeConvKernel } from './conv-kernels.js';
 import { tf } from './tf.js';
 
 /** Backends whose stock gradients are used unchanged. */
@@ -127,13 +123,23 @@ function fixResizeNearest(orig: tf.GradConfig): tf.GradConfig {
   };
 }
 
-const FIXERS: Record<(typeof FIXED_GRADIENTS)[number], (orig: tf.GradConfig) => tf.GradConfig> =
-  { MaxPool: fixMaxPool, ResizeNearestNeighbor: fixResizeNearest };
+type Fixer = (orig: tf.GradConfig) => tf.GradConfig;
+const FIXERS: Record<(typeof FIXED_GRADIENTS)[number], Fixer> = {
+  MaxPool: fixMaxPool,
+  ResizeNearestNeighbor: fixResizeNearest,
+};
 
 const oursGrad = new WeakSet<tf.GradConfig>();
 const oursKernel = new WeakSet<tf.KernelConfig>();
 const stockGrads = new Map<string, tf.GradConfig>();
-const stockKernels = new Map<string, tf.KernelConfig | null>();
+
+/** A replaced kernel and the stock config it replaced (null when there was none). */
+interface StockKernel {
+  kernelName: string;
+  backendName: string;
+  stock: tf.KernelConfig | null;
+}
+const stockKernels = new Map<string, StockKernel>();
 
 /** Replaces the MaxPool and ResizeNearestNeighbor gradient configs (idempotent). */
 function registerGradientConfigs(): void {
@@ -148,14 +154,14 @@ function registerGradientConfigs(): void {
   }
 }
 
-/** Installs the Conv2DBackpropFilter kernel on cpu and wasm (idempotent). */
-function registerFilterKernels(): void {
-  for (const backendName of FILTER_KERNEL_BACKENDS) {
-    const current = tf.getKernel(CONV2D_BACKPROP_FILTER, backendName) ?? null;
+/** Installs the conv backprop kernels of CONV_KERNEL_TARGETS (idempotent). */
+function registerConvKernels(): void {
+  for (const { kernelName, backendName } of CONV_KERNEL_TARGETS) {
+    const current = tf.getKernel(kernelName, backendName) ?? null;
     if (current != null && oursKernel.has(current)) continue;
-    stockKernels.set(backendName, current);
-    if (current != null) tf.unregisterKernel(CONV2D_BACKPROP_FILTER, backendName);
-    const fixed = makeFilterKernel(backendName, current);
+    stockKernels.set(`${kernelName}/${backendName}`, { kernelName, backendName, stock: current });
+    if (current != null) tf.unregisterKernel(kernelName, backendName);
+    const fixed = makeConvKernel(kernelName, backendName, current);
     oursKernel.add(fixed);
     tf.registerKernel(fixed);
   }
@@ -163,20 +169,21 @@ function registerFilterKernels(): void {
 
 /**
  * Installs imgcluster's corrected gradients: MaxPool and ResizeNearestNeighbor gradient
- * configs and the cpu/wasm Conv2DBackpropFilter kernels. Idempotent.
+ * configs, the cpu/wasm Conv2DBackpropFilter kernels and the wasm Conv2DBackpropInput
+ * kernel. Idempotent.
  */
 export function registerGradientFixes(): void {
   registerGradientConfigs();
-  registerFilterKernels();
+  registerConvKernels();
 }
 
 /** Puts tfjs's stock gradients and kernels back (to compare against them); idempotent. */
 export function restoreStockGradients(): void {
   for (const cfg of stockGrads.values()) tf.registerGradient(cfg);
   stockGrads.clear();
-  for (const [backendName, cfg] of stockKernels) {
-    tf.unregisterKernel(CONV2D_BACKPROP_FILTER, backendName);
-    if (cfg != null) tf.registerKernel(cfg);
+  for (const { kernelName, backendName, stock } of stockKernels.values()) {
+    tf.unregisterKernel(kernelName, backendName);
+    if (stock != null) tf.registerKernel(stock);
   }
   stockKernels.clear();
 }
@@ -187,8 +194,8 @@ export function gradientFixesRegistered(): boolean {
     const g = tf.getGradient(name);
     return g != null && oursGrad.has(g);
   });
-  const kernels = FILTER_KERNEL_BACKENDS.every((b) => {
-    const k = tf.getKernel(CONV2D_BACKPROP_FILTER, b);
+  const kernels = CONV_KERNEL_TARGETS.every(({ kernelName, backendName }) => {
+    const k = tf.getKernel(kernelName, backendName);
     return k != null && oursKernel.has(k);
   });
   return grads && kernels;

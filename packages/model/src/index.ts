@@ -7,7 +7,7 @@ export { tf } from './tf.js';
 export * from './errors.js';
 export * from './backend.js';
 export * from './gradients.js';
-export * from './filter-kernel.js';
+export * from './conv-kernels.js';
 export * from './autoencoder.js';
 export * from './codec.js';
 export * from './io.js';

@@ -15,7 +15,9 @@ import { tf } from './tf.js';
 
 /** One saved model: the bytes of `model.json` and of `weights.bin`. */
 export interface ModelFiles {
+  /** UTF-8 JSON: format, modelTopology, weightsManifest (→ weights.bin), trainingConfig. */
   modelJson: Buffer;
+  /** The weight values, little-endian, in manifest order. */
   weights: Buffer;
 }
 

@@ -4,7 +4,7 @@ import { runKeys, type RunSpec } from '@imgcluster/config';
 import type { Logger } from '@imgcluster/logging';
 import {
   buildAutoencoder,
-  loadModel,
+  loadAutoencoder,
   pixelsToFloat32,
   saveModel,
   trainStep,
@@ -57,14 +57,8 @@ export async function trainRun(
   await ctx.store.startStage(runId, 'train', spec.training.epochs);
   await ctx.store.setDetail(runId, 'train', { backend, trainImages, images: total });
 
-  const model = buildAutoencoder({
-    imageSize: spec.image.size,
-    channels: spec.image.channels,
-    filters: spec.model.filters,
-    learningRate: spec.training.learningRate,
-  });
+  const { model, state } = await resumeOrBuild(ctx, runId, spec, log);
   try {
-    const state = await resume(ctx, runId, model, log);
     await trainEpochs(ctx, job, log, spec, model, shards, state, trainImages);
     await publish(ctx, runId, model, state, { backend, trainImages });
   } finally {
@@ -81,25 +75,36 @@ async function acceptedCounts(ctx: ServiceContext, runId: string) {
   return new Map([...results].map(([shard, r]) => [shard, r.accepted]));
 }
 
-async function resume(
+/**
+ * The model and progress to continue from: the last checkpoint (weights and Adam state,
+ * so training goes on exactly where it stopped) or a fresh model.
+ */
+async function resumeOrBuild(
   ctx: ServiceContext,
   runId: string,
-  model: AutoencoderParts,
+  spec: RunSpec,
   log: Logger,
-): Promise<CheckpointState> {
+): Promise<{ model: AutoencoderParts; state: CheckpointState }> {
   const k = runKeys(runId);
   const state = await ctx.storage.getJsonIfExists<CheckpointState>(ctx.bucket, k.checkpoint);
-  if (!state || state.epochsDone === 0) return { epochsDone: 0, epochs: [] };
-
-  const [json, weights] = await Promise.all([
-    ctx.storage.get(ctx.bucket, k.checkpointModel),
-    ctx.storage.get(ctx.bucket, k.checkpointWeights),
-  ]);
-  const saved = await loadModel(json, weights);
-  model.autoencoder.setWeights(saved.getWeights());
-  saved.dispose();
-  log.info({ epochsDone: state.epochsDone }, 'resumed from checkpoint');
-  return state;
+  if (state && state.epochsDone > 0) {
+    const [modelJson, weights] = await Promise.all([
+      ctx.storage.get(ctx.bucket, k.checkpointModel),
+      ctx.storage.get(ctx.bucket, k.checkpointWeights),
+    ]);
+    const files = { modelJson, weights };
+    const model = await loadAutoencoder({ autoencoder: files, encoder: files, decoder: files });
+    log.info({ epochsDone: state.epochsDone }, 'resumed from checkpoint');
+    return { model, state };
+  }
+  const model = buildAutoencoder({
+    imageSize: spec.image.size,
+    channels: spec.image.channels,
+    filters: spec.model.filters,
+    learningRate: spec.training.learningRate,
+    seed: spec.training.seed,
+  });
+  return { model, state: { epochsDone: 0, epochs: [] } };
 }
 
 async function trainEpochs(
@@ -187,7 +192,7 @@ async function checkpoint(
   state: CheckpointState,
 ) {
   const k = runKeys(runId);
-  const files = await saveModel(model.autoencoder);
+  const files = await saveModel(model.autoencoder, { includeOptimizer: true });
   await ctx.storage.put(ctx.bucket, k.checkpointModel, files.modelJson);
   await ctx.storage.put(ctx.bucket, k.checkpointWeights, files.weights);
   // The state is written last: it names a checkpoint only once its files are complete.
