@@ -204,3 +204,18 @@ test('a cancelled run stops its running training promptly and stays cancelled', 
   assert.equal(status.state, 'cancelled');
   assert.equal((await client.artifacts(id)).complete, false);
 });
+
+test('a run over too few images, or none, fails with the cause', { timeout: 60_000 }, async () => {
+  for (let i = 0; i < 3; i++) {
+    await stack.storage.put('datasets', `tiny/${i}.png`, await stack.storage.get('datasets', inputKeys[i]));
+  }
+  const few = await client.submit({ input: { bucket: 'datasets', prefix: 'tiny/' }, kmeans: { k: 10 } });
+  const none = await client.submit({ input: { bucket: 'datasets', prefix: 'nothing-here/' } });
+  const failedFew = await client.wait(few.id, () => undefined, 300, 50_000);
+  const failedNone = await client.wait(none.id, () => undefined, 300, 50_000);
+  assert.equal(failedFew.state, 'failed');
+  assert.match(failedFew.error ?? '', /3 input objects .* k = 10/);
+  assert.equal(failedFew.stages.plan.state, 'failed');
+  assert.equal(failedNone.state, 'failed');
+  assert.match(failedNone.error ?? '', /no objects under s3:\/\/datasets\/nothing-here\//);
+});

@@ -1,4 +1,4 @@
-import { FlowProducer, Queue, Worker, type Job, type JobsOptions } from 'bullmq';
+import { FlowProducer, Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Stage } from '@imgcluster/config';
 import { jobIds, QUEUES, type RunJobData, type ShardJobData } from './names.js';
@@ -41,7 +41,7 @@ export function startStageWorker<D>(options: StageWorkerOptions<D>): Worker<D> {
   worker.on('failed', (job, err) => {
     if (!job) return;
     const attempts = job.opts.attempts ?? 1;
-    const final = job.attemptsMade >= attempts || err.name === 'UnrecoverableError';
+    const final = job.attemptsMade >= attempts || err instanceof UnrecoverableError;
     if (final) {
       void options.onFinalFailure(job, err).catch(() => undefined);
     }

@@ -68,6 +68,13 @@ export async function planRun(ctx: ServiceContext, job: Job<RunJobData>, log: Lo
     );
   }
 
+  if (keys.length < spec.kmeans.k) {
+    throw new PermanentJobError(
+      'TOO_FEW_IMAGES',
+      `${keys.length} input objects under s3://${spec.input.bucket}/${spec.input.prefix} for k = ${spec.kmeans.k}`,
+    );
+  }
+
   keys.sort();
   const plan: RunPlan = {
     runId,

@@ -49,8 +49,11 @@ export async function trainRun(
 
   const accepted = await acceptedCounts(ctx, runId);
   const total = [...accepted.values()].reduce((a, b) => a + b, 0);
-  if (total === 0) {
-    throw new PermanentJobError('NO_DECODABLE_IMAGES', 'no input image could be decoded');
+  if (total < spec.kmeans.k) {
+    throw new PermanentJobError(
+      'TOO_FEW_IMAGES',
+      `${total} decodable images for k = ${spec.kmeans.k}; see the rejected images`,
+    );
   }
   const shards = trainingShards(accepted, spec);
   const trainImages = shards.reduce((a, s) => a + s.count, 0);
