@@ -43,7 +43,7 @@ export function checkK(k: number): void {
   }
 }
 
-/** Throws KMEANS_INVALID_ARGUMENT unless `data` is a Float32Array holding at least rows x dim values. */
+/** Throws KMEANS_INVALID_ARGUMENT unless `data` is a Float32Array of at least rows x dim values. */
 export function checkMatrix(name: string, data: unknown, rows: number, dim: number): void {
   if (!(data instanceof Float32Array)) {
     throw new KMeansError('KMEANS_INVALID_ARGUMENT', `${name} must be a Float32Array`);

@@ -7,6 +7,8 @@ import { Rng } from './rng.js';
 export interface FitOptions extends Omit<MiniBatchKMeansOptions, 'dim'> {
   /** Rows sampled (without replacement) for k-means++ seeding (default min(n, 3 x batchSize)). */
   initSize?: number;
+  /** Starting centroids (`k x dim`) instead of k-means++ seeding, e.g. a previous model's. */
+  initialCentroids?: ArrayLike<number>;
 }
 
 /** Result of {@link fit}. */
@@ -29,7 +31,8 @@ export interface FitResult {
 
 /**
  * Mini-batch k-means on an in-memory `n x dim` matrix: seeds with k-means++ on a random sample
- * (retrying on all points if the sample holds fewer than k distinct rows), then feeds batches of
+ * (retrying on all points if the sample holds fewer than k distinct rows) unless
+ * `initialCentroids` are given, then feeds batches of
  * `batchSize` rows (shuffled epochs; all rows when n < batchSize) to partialFit until a
  * stopping rule fires, and finally labels every point. `datasetSize` defaults to n.
  * Deterministic for a seed. Throws like MiniBatchKMeans.init (KMEANS_K_EXCEEDS_N,
@@ -44,7 +47,8 @@ export function fit(points: Float32Array, n: number, dim: number, opts: FitOptio
   const rng = new Rng((seed ^ 0x5bd1e995) >>> 0);
   const initSize = Math.min(n, opts.initSize ?? 3 * batchSize);
   checkInt('initSize', initSize, 1);
-  seedModel(model, points, n, dim, initSize, rng);
+  if (opts.initialCentroids) model.setCentroids(opts.initialCentroids);
+  else seedModel(model, points, n, dim, initSize, rng);
 
   const b = Math.min(batchSize, n);
   const batch = new Float32Array(b * dim);

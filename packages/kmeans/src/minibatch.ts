@@ -29,7 +29,10 @@ export interface MiniBatchKMeansOptions {
   reassignmentRatio?: number;
   /**
    * Points in the whole data set (default 20 x batchSize); sets the EWA weight
-   * alpha = min(1, 2 x batch rows / (datasetSize + 1)), as in scikit-learn.
+   * alpha = min(1, 2 x batch rows / (datasetSize + 1)), as in scikit-learn. Unlike
+   * scikit-learn, the first 1 / alpha smoothed values are plain running means and the
+   * no-improvement rule starts only once those 1 / alpha batches (about half an epoch) are in,
+   * so a lucky early batch cannot end the run.
    */
   datasetSize?: number;
   /** k-means++ candidates per centre when seeding (default 2 + ln(k)). */
@@ -186,8 +189,9 @@ export class MiniBatchKMeans {
 
   /**
    * Seeds the centroids by greedy k-means++ on `n` sample rows (nInit runs, keeping the one with
-   * the lowest inertia on the sample) and resets all progress. Throws KMEANS_K_EXCEEDS_N if k > n, KMEANS_TOO_FEW_DISTINCT if the sample holds fewer
-   * than k distinct rows, KMEANS_NON_FINITE on NaN or Infinity.
+   * the lowest inertia on the sample) and resets all progress. Throws KMEANS_K_EXCEEDS_N if
+   * k > n, KMEANS_TOO_FEW_DISTINCT if the sample holds fewer than k distinct rows,
+   * KMEANS_NON_FINITE on NaN or Infinity.
    */
   init(sample: Float32Array, n: number): void {
     const { k, dim, localTrials, nInit } = this.options;
@@ -230,10 +234,11 @@ export class MiniBatchKMeans {
   /**
    * One mini-batch step on `n` rows (`n x dim`, any n >= 1, not only batchSize): assigns them
    * to the current centroids, moves each touched centre to the running mean of all points it
-   * has absorbed (learning rate 1 / count), then moves starved centres (count below
-   * reassignmentRatio x the largest count, or any centre while some count is 0, at most
-   * floor(n / 2) per step) to distinct random rows of this batch, giving them the smallest
-   * remaining count. Centres no point has reached keep their position (never NaN); with
+   * has absorbed (learning rate 1 / count). Then, if some count was 0 or 10 x k rows have
+   * passed since the last check, centres whose count is below reassignmentRatio x the largest
+   * count (at most floor(n / 2), the smallest counts first) move to distinct random rows of
+   * this batch and take the smallest remaining count, as in scikit-learn. Centres that no
+   * point reaches keep their position (never NaN); with
    * reassignmentRatio = 0 an unreachable centre stays where it is for good. Seeds the model from
    * this batch first if it has no centroids (throws like {@link init} then). Throws
    * KMEANS_NON_FINITE on NaN or Infinity in the batch, leaving centroids and counts unchanged.
@@ -383,13 +388,19 @@ export class MiniBatchKMeans {
   private track(perPoint: number, n: number): void {
     const { datasetSize, tol, maxNoImprovement, maxSteps } = this.options;
     if (this.nSteps > 1) {
+      const smoothed = this.nSteps - 1;
       const alpha = Math.min(1, (2 * n) / (datasetSize + 1));
-      this.ewa = this.ewa === null ? perPoint : this.ewa * (1 - alpha) + perPoint * alpha;
-      if (this.ewaBest === null || this.ewa < this.ewaBest * (1 - tol)) {
-        this.ewaBest = this.ewa;
-        this.noImprovement = 0;
-      } else {
-        this.noImprovement++;
+      // Bias-corrected start: until 1 / alpha batches are in, weigh all of them equally.
+      const weight = Math.max(alpha, 1 / smoothed);
+      this.ewa = this.ewa === null ? perPoint : this.ewa * (1 - weight) + perPoint * weight;
+      // The rule starts once the window is full, so a lucky early batch sets no record.
+      if (smoothed * alpha >= 1) {
+        if (this.ewaBest === null || this.ewa < this.ewaBest * (1 - tol)) {
+          this.ewaBest = this.ewa;
+          this.noImprovement = 0;
+        } else {
+          this.noImprovement++;
+        }
       }
       if (this.reason === null && this.noImprovement >= maxNoImprovement) {
         this.reason = 'no-improvement';

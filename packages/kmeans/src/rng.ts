@@ -41,7 +41,7 @@ export class Rng {
     return [this.s0, this.s1, this.s2, this.s3];
   }
 
-  /** Restores a state from {@link getState}; throws KMEANS_INVALID_ARGUMENT on an all-zero state. */
+  /** Restores a state from {@link getState}; an all-zero state throws KMEANS_INVALID_ARGUMENT. */
   setState(state: RngState): void {
     const [a, b, c, d] = state.map((v) => v >>> 0);
     if ((a | b | c | d) === 0) {
@@ -84,7 +84,7 @@ export class Rng {
     return Math.floor(this.next() * n);
   }
 
-  /** Standard normal deviate (Box-Muller; the second value of each pair is kept for the next call). */
+  /** Standard normal deviate (Box-Muller; the pair's second value serves the next call). */
   gaussian(): number {
     if (this.spare !== null) {
       const v = this.spare;

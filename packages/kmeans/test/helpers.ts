@@ -17,7 +17,9 @@ export function blobs(
   for (let i = 0; i < n; i++) {
     const j = i % k;
     truth[i] = j;
-    for (let d = 0; d < dim; d++) points[i * dim + d] = centres[j * dim + d] + sigma * rng.gaussian();
+    for (let d = 0; d < dim; d++) {
+      points[i * dim + d] = centres[j * dim + d] + sigma * rng.gaussian();
+    }
   }
   return { points, truth, centres };
 }
