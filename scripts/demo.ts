@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ImgclusterClient, formatProgress } from '@imgcluster/client';
-import { balancedSubset, readFashionMnist, FASHION_MNIST_CLASSES } from '@imgcluster/datasets';
+import { balancedSubset, readFashionMnist } from '@imgcluster/datasets';
 import { startStack, uploadFashionMnist } from '@imgcluster/devstack';
 import { rawPixelBaseline } from './lib/baseline.js';
 
@@ -38,12 +38,15 @@ const say = (msg: string) => console.log(`[demo ${elapsed()}] ${msg}`);
 
 const data = await readFashionMnist({ split: 'all' });
 const count = args.all ? data.n : Math.min(Number(args.images), data.n);
-const indices = count === data.n ? [...Array(data.n).keys()] : balancedSubset(data.labels, count, 0);
+const indices =
+  count === data.n ? [...Array(data.n).keys()] : balancedSubset(data.labels, count, 0);
 say(`Fashion-MNIST: using ${indices.length} of ${data.n} images`);
 
 const work = mkdtempSync(join(tmpdir(), 'imgcluster-demo-'));
 const stack = await startStack(work, { preprocess: 2, encoder: 2 });
-say(`redis ${stack.redis.url}, s3 ${stack.s3.endpoint}, api ${stack.apiUrl}; logs in ${stack.logDir}`);
+say(
+  `redis ${stack.redis.url}, s3 ${stack.s3.endpoint}, api ${stack.apiUrl}; logs in ${stack.logDir}`,
+);
 
 let exitCode = 0;
 try {
@@ -68,11 +71,15 @@ try {
   say(`submitted run ${submitted.id}: POST ${stack.apiUrl}/v1/runs → 202`);
 
   let last = '';
-  const final = await client.wait(submitted.id, (s) => {
-    const line = formatProgress(s);
-    if (line !== last) console.log(`[demo ${elapsed()}] ${line}`);
-    last = line;
-  }, 2000);
+  const final = await client.wait(
+    submitted.id,
+    (s) => {
+      const line = formatProgress(s);
+      if (line !== last) console.log(`[demo ${elapsed()}] ${line}`);
+      last = line;
+    },
+    2000,
+  );
   if (final.state !== 'succeeded') {
     say(`run ${final.state}: ${final.error ?? ''}`);
     exitCode = 1;
@@ -81,7 +88,9 @@ try {
     if (!args['no-baseline']) {
       say('reference: mini-batch k-means on the raw pixels of the same images');
       const b = rawPixelBaseline(data, indices, Number(args.k));
-      say(`raw pixels: NMI ${b.nmi.toFixed(3)}  ARI ${b.ari.toFixed(3)}  accuracy ${b.accuracy.toFixed(3)}  (${b.seconds.toFixed(1)} s)`);
+      say(
+        `raw pixels: NMI ${b.nmi.toFixed(3)}  ARI ${b.ari.toFixed(3)}  accuracy ${b.accuracy.toFixed(3)}  (${b.seconds.toFixed(1)} s)`,
+      );
     }
   }
 } catch (err) {
@@ -112,19 +121,31 @@ async function report(client: ImgclusterClient, runId: string, apiUrl: string) {
   }
   const s = metrics.scores;
   console.log(`\nimages ${metrics.images}, rejected ${metrics.rejected}, k ${metrics.k}`);
-  if (s) console.log(`scores: NMI ${s.nmi.toFixed(3)}  ARI ${s.ari.toFixed(3)}  accuracy ${s.accuracy.toFixed(3)}`);
-  console.log('seconds per stage:', Object.entries(metrics.stageSeconds).map(([k, v]) => `${k} ${v}`).join(', '));
-  if (metrics.training) console.log(`training backend ${metrics.training.backend}, losses ${metrics.training.losses.map((l: number) => l.toFixed(4)).join(' ')}`);
+  if (s)
+    console.log(
+      `scores: NMI ${s.nmi.toFixed(3)}  ARI ${s.ari.toFixed(3)}  accuracy ${s.accuracy.toFixed(3)}`,
+    );
+  console.log(
+    'seconds per stage:',
+    Object.entries(metrics.stageSeconds)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', '),
+  );
+  if (metrics.training)
+    console.log(
+      `training backend ${metrics.training.backend}, losses ${metrics.training.losses.map((l: number) => l.toFixed(4)).join(' ')}`,
+    );
 
   const out = resolve(args.out!, runId);
   mkdirSync(join(out, 'clusters'), { recursive: true });
   const { artifacts } = await client.artifacts(runId);
-  const wanted = artifacts.filter((a) => /\.(png|json|html|csv)$/.test(a.path) && !a.path.startsWith('images/'));
+  const wanted = artifacts.filter(
+    (a) => /\.(png|json|html|csv)$/.test(a.path) && !a.path.startsWith('images/'),
+  );
   for (const a of wanted) {
     mkdirSync(join(out, a.path, '..'), { recursive: true });
     writeFileSync(join(out, a.path), await client.download(runId, a.path));
   }
   console.log(`\nartifacts: ${apiUrl}/v1/runs/${runId}/artifacts (s3://imgcluster/runs/${runId}/)`);
   console.log(`downloaded ${wanted.length} files to ${out} (report: ${join(out, 'report.html')})`);
-  void FASHION_MNIST_CLASSES;
 }

@@ -19,7 +19,9 @@ function entry(name: string) {
 }
 
 test('docker-compose.yml runs every service with known variables', () => {
-  const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true });
+  const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), {
+    merge: true,
+  });
   for (const name of services) {
     const svc = compose.services[name];
     assert.ok(svc, `compose has no service ${name}`);
@@ -28,7 +30,10 @@ test('docker-compose.yml runs every service with known variables', () => {
       assert.ok(known.has(variable), `compose ${name} sets unknown ${variable}`);
     }
   }
-  assert.match(compose.services.redis.command.join(' '), /--appendonly yes.*--maxmemory-policy noeviction/);
+  assert.match(
+    compose.services.redis.command.join(' '),
+    /--appendonly yes.*--maxmemory-policy noeviction/,
+  );
 });
 
 test('k8s base has a Deployment per service with known variables', () => {
@@ -38,7 +43,9 @@ test('k8s base has a Deployment per service with known variables', () => {
     assert.ok(existsSync(join(dir, file)), `kustomization lists missing ${file}`);
     return parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((d) => d.toJS());
   });
-  const deployments = new Map(docs.filter((d) => d.kind === 'Deployment').map((d) => [d.metadata.name, d]));
+  const deployments = new Map(
+    docs.filter((d) => d.kind === 'Deployment').map((d) => [d.metadata.name, d]),
+  );
   const config = docs.find((d) => d.kind === 'ConfigMap');
   const secret = docs.find((d) => d.kind === 'Secret');
   for (const variable of [...Object.keys(config.data), ...Object.keys(secret.stringData)]) {
@@ -51,8 +58,12 @@ test('k8s base has a Deployment per service with known variables', () => {
     assert.deepEqual(container.command, entry(name));
     assert.deepEqual(d.spec.selector.matchLabels, { 'app.kubernetes.io/component': name });
     assert.equal(d.spec.template.metadata.labels['app.kubernetes.io/component'], name);
-    for (const e of container.env ?? []) assert.ok(known.has(e.name), `${name} sets unknown ${e.name}`);
-    assert.ok(container.resources.requests.cpu && container.resources.limits.memory, `${name} resources`);
+    for (const e of container.env ?? [])
+      assert.ok(known.has(e.name), `${name} sets unknown ${e.name}`);
+    assert.ok(
+      container.resources.requests.cpu && container.resources.limits.memory,
+      `${name} resources`,
+    );
   }
   assert.equal(deployments.get('trainer').spec.replicas, 1);
   assert.equal(deployments.get('trainer').spec.strategy.type, 'Recreate');

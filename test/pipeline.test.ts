@@ -40,7 +40,8 @@ before(async () => {
   });
   const good = await stack.storage.get('datasets', upload.keys[0]);
   BAD_FILES['fashion-mnist/bad-truncated.png'] = good.subarray(0, Math.floor(good.length / 2));
-  for (const [key, body] of Object.entries(BAD_FILES)) await stack.storage.put('datasets', key, body);
+  for (const [key, body] of Object.entries(BAD_FILES))
+    await stack.storage.put('datasets', key, body);
 
   inputKeys = [...upload.keys, ...Object.keys(BAD_FILES)];
   labelsKey = upload.labelsKey;
@@ -70,7 +71,10 @@ test('bad requests get 400 with the field named; unknown runs 404', async () => 
     body: JSON.stringify({ input: { bucket: 'no-such-bucket' } }),
   });
   assert.equal(missing.status, 400);
-  assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'INPUT_BUCKET_NOT_FOUND');
+  assert.equal(
+    ((await missing.json()) as { error: { code: string } }).error.code,
+    'INPUT_BUCKET_NOT_FOUND',
+  );
 
   const broken = await fetch(`${stack.apiUrl}/v1/runs`, {
     method: 'POST',
@@ -83,133 +87,170 @@ test('bad requests get 400 with the field named; unknown runs 404', async () => 
   assert.equal(unknown.status, 404);
 });
 
-test('a run over real images labels every decodable image exactly once', { timeout: 600_000 }, async () => {
-  const { id } = await client.submit({
-    name: 'e2e',
-    input: { bucket: 'datasets', prefix: 'fashion-mnist/' },
-    labels: { key: labelsKey },
-    image: { size: 32, channels: 1 },
-    training: { epochs: 3 },
-    kmeans: { k: 10 },
-    shardSize: 250,
-  });
+test(
+  'a run over real images labels every decodable image exactly once',
+  { timeout: 600_000 },
+  async () => {
+    const { id } = await client.submit({
+      name: 'e2e',
+      input: { bucket: 'datasets', prefix: 'fashion-mnist/' },
+      labels: { key: labelsKey },
+      image: { size: 32, channels: 1 },
+      training: { epochs: 3 },
+      kmeans: { k: 10 },
+      shardSize: 250,
+    });
 
-  let last = '';
-  const final = await client.wait(id, (s) => {
-    const line = formatProgress(s);
-    if (line !== last) console.log(line);
-    last = line;
-  }, 1000, 540_000);
-  assert.equal(final.state, 'succeeded', final.error);
-  for (const stage of STAGES) assert.equal(final.stages[stage].state, 'succeeded', stage);
-  assert.equal(final.stages.preprocess.done, final.stages.preprocess.total);
-  assert.equal(final.stages.encode.done, final.stages.encode.total);
+    let last = '';
+    const final = await client.wait(
+      id,
+      (s) => {
+        const line = formatProgress(s);
+        if (line !== last) console.log(line);
+        last = line;
+      },
+      1000,
+      540_000,
+    );
+    assert.equal(final.state, 'succeeded', final.error);
+    for (const stage of STAGES) assert.equal(final.stages[stage].state, 'succeeded', stage);
+    assert.equal(final.stages.preprocess.done, final.stages.preprocess.total);
+    assert.equal(final.stages.encode.done, final.stages.encode.total);
 
-  // Every input is either labelled or rejected with a reason, exactly once.
-  const labelsCsv = (await client.download(id, 'labels.csv')).toString('utf8').trim().split('\n');
-  assert.equal(labelsCsv[0], 'key,cluster,distance');
-  const labelled = labelsCsv.slice(1).map((line) => line.split(','));
-  const index = await client.artifactJson<{ rejected: { key: string; reason: string }[] }>(id, 'shard-index.json');
-  const seen = [...labelled.map((r) => r[0]), ...index.rejected.map((r) => r.key)];
-  assert.equal(new Set(seen).size, seen.length, 'an image appears twice');
-  assert.deepEqual([...seen].sort(), [...inputKeys].sort());
-  assert.equal(labelled.length, IMAGES);
-  for (const r of labelled) {
-    const cluster = Number(r[1]);
-    assert.ok(Number.isInteger(cluster) && cluster >= 0 && cluster < 10);
-    assert.ok(Number.isFinite(Number(r[2])));
-  }
-
-  const reasons = Object.fromEntries(index.rejected.map((r) => [r.key, r.reason]));
-  assert.equal(reasons['fashion-mnist/bad-empty.png'], 'empty');
-  assert.ok(['not_an_image', 'unsupported_format'].includes(reasons['fashion-mnist/bad-text.png']));
-  assert.equal(reasons['fashion-mnist/bad-truncated.png'], 'corrupt');
-  assert.equal(final.stages.preprocess.detail.rejected, 3);
-
-  // Clearly better than chance (chance NMI is about 0.00 for 10 balanced classes).
-  const metrics = await client.artifactJson<{ scores: { nmi: number; ari: number; accuracy: number }; sizes: number[] }>(id, 'metrics.json');
-  console.log('scores', metrics.scores, 'sizes', metrics.sizes);
-  assert.ok(metrics.scores.nmi > 0.3, `NMI ${metrics.scores.nmi}`);
-  assert.ok(metrics.scores.accuracy > 0.3, `accuracy ${metrics.scores.accuracy}`);
-  assert.equal(metrics.sizes.reduce((a, b) => a + b, 0), IMAGES);
-
-  // Every picture and the manifest exist.
-  const { complete, artifacts } = await client.artifacts(id);
-  assert.ok(complete);
-  const paths = new Set(artifacts.map((a) => a.path));
-  for (let c = 0; c < 10; c++) {
-    for (const kind of ['samples', 'attention', 'decoded']) {
-      assert.ok(paths.has(`clusters/${String(c).padStart(3, '0')}-${kind}.png`), `${c} ${kind}`);
+    // Every input is either labelled or rejected with a reason, exactly once.
+    const labelsCsv = (await client.download(id, 'labels.csv')).toString('utf8').trim().split('\n');
+    assert.equal(labelsCsv[0], 'key,cluster,distance');
+    const labelled = labelsCsv.slice(1).map((line) => line.split(','));
+    const index = await client.artifactJson<{ rejected: { key: string; reason: string }[] }>(
+      id,
+      'shard-index.json',
+    );
+    const seen = [...labelled.map((r) => r[0]), ...index.rejected.map((r) => r.key)];
+    assert.equal(new Set(seen).size, seen.length, 'an image appears twice');
+    assert.deepEqual([...seen].sort(), [...inputKeys].sort());
+    assert.equal(labelled.length, IMAGES);
+    for (const r of labelled) {
+      const cluster = Number(r[1]);
+      assert.ok(Number.isInteger(cluster) && cluster >= 0 && cluster < 10);
+      assert.ok(Number.isFinite(Number(r[2])));
     }
-  }
-  for (const p of ['manifest.json', 'report.html', 'centroids.bin', 'model/encoder/model.json', 'model/decoder/model.json']) {
-    assert.ok(paths.has(p), p);
-  }
-  const png = await client.download(id, 'clusters/000-decoded.png');
-  assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
 
-  // No job stalled or ran twice because a worker's event loop was blocked.
-  const redis = createRedis(stack.env.REDIS_URL);
-  try {
-    for (const stage of STAGES) {
-      const queue = new Queue(QUEUES[stage], { connection: redis });
-      const jobs = await queue.getJobs(['completed']);
-      const mine = jobs.filter((j) => j.data.runId === id);
-      assert.ok(mine.length > 0, `${stage} has jobs`);
-      for (const job of mine) {
-        assert.equal(job.attemptsStarted, 1, `${job.id} started ${job.attemptsStarted} times`);
-        assert.equal(job.stalledCounter, 0, `${job.id} stalled`);
+    const reasons = Object.fromEntries(index.rejected.map((r) => [r.key, r.reason]));
+    assert.equal(reasons['fashion-mnist/bad-empty.png'], 'empty');
+    assert.ok(
+      ['not_an_image', 'unsupported_format'].includes(reasons['fashion-mnist/bad-text.png']),
+    );
+    assert.equal(reasons['fashion-mnist/bad-truncated.png'], 'corrupt');
+    assert.equal(final.stages.preprocess.detail.rejected, 3);
+
+    // Clearly better than chance (chance NMI is about 0.00 for 10 balanced classes).
+    const metrics = await client.artifactJson<{
+      scores: { nmi: number; ari: number; accuracy: number };
+      sizes: number[];
+    }>(id, 'metrics.json');
+    console.log('scores', metrics.scores, 'sizes', metrics.sizes);
+    assert.ok(metrics.scores.nmi > 0.3, `NMI ${metrics.scores.nmi}`);
+    assert.ok(metrics.scores.accuracy > 0.3, `accuracy ${metrics.scores.accuracy}`);
+    assert.equal(
+      metrics.sizes.reduce((a, b) => a + b, 0),
+      IMAGES,
+    );
+
+    // Every picture and the manifest exist.
+    const { complete, artifacts } = await client.artifacts(id);
+    assert.ok(complete);
+    const paths = new Set(artifacts.map((a) => a.path));
+    for (let c = 0; c < 10; c++) {
+      for (const kind of ['samples', 'attention', 'decoded']) {
+        assert.ok(paths.has(`clusters/${String(c).padStart(3, '0')}-${kind}.png`), `${c} ${kind}`);
       }
+    }
+    for (const p of [
+      'manifest.json',
+      'report.html',
+      'centroids.bin',
+      'model/encoder/model.json',
+      'model/decoder/model.json',
+    ]) {
+      assert.ok(paths.has(p), p);
+    }
+    const png = await client.download(id, 'clusters/000-decoded.png');
+    assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+
+    // No job stalled or ran twice because a worker's event loop was blocked.
+    const redis = createRedis(stack.env.REDIS_URL);
+    try {
+      for (const stage of STAGES) {
+        const queue = new Queue(QUEUES[stage], { connection: redis });
+        const jobs = await queue.getJobs(['completed']);
+        const mine = jobs.filter((j) => j.data.runId === id);
+        assert.ok(mine.length > 0, `${stage} has jobs`);
+        for (const job of mine) {
+          assert.equal(job.attemptsStarted, 1, `${job.id} started ${job.attemptsStarted} times`);
+          assert.equal(job.stalledCounter, 0, `${job.id} stalled`);
+        }
+        await queue.close();
+      }
+    } finally {
+      await redis.quit();
+    }
+
+    const listed = await client.list(5);
+    assert.ok(listed.runs.some((r) => r.id === id));
+  },
+);
+
+test(
+  'a cancelled run stops its running training promptly and stays cancelled',
+  { timeout: 180_000 },
+  async () => {
+    const { id } = await client.submit({
+      input: { bucket: 'datasets', prefix: 'fashion-mnist/' },
+      training: { epochs: 200 },
+    });
+    for (;;) {
+      const s = await client.status(id);
+      if (s.stages.train.state === 'running') break;
+      assert.ok(s.state === 'queued' || s.state === 'running', `run ${s.state}: ${s.error}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const cancelled = await client.cancel(id);
+    assert.equal(cancelled.state, 'cancelled');
+    const again = await fetch(`${stack.apiUrl}/v1/runs/${id}`, { method: 'DELETE' });
+    assert.equal(again.status, 409);
+
+    // The train job ends within seconds, not after its 200 epochs.
+    const redis = createRedis(stack.env.REDIS_URL);
+    const queue = new Queue(QUEUES.train, { connection: redis });
+    try {
+      let state = '';
+      for (let i = 0; i < 120 && state !== 'failed' && state !== 'completed'; i++) {
+        state = (await (await queue.getJob(`${id}.train`))?.getState()) ?? '';
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.ok(state === 'failed' || state === 'completed', `train job is ${state}`);
+    } finally {
       await queue.close();
+      await redis.quit();
     }
-  } finally {
-    await redis.quit();
-  }
-
-  const listed = await client.list(5);
-  assert.ok(listed.runs.some((r) => r.id === id));
-});
-
-test('a cancelled run stops its running training promptly and stays cancelled', { timeout: 180_000 }, async () => {
-  const { id } = await client.submit({
-    input: { bucket: 'datasets', prefix: 'fashion-mnist/' },
-    training: { epochs: 200 },
-  });
-  for (;;) {
-    const s = await client.status(id);
-    if (s.stages.train.state === 'running') break;
-    assert.ok(s.state === 'queued' || s.state === 'running', `run ${s.state}: ${s.error}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  const cancelled = await client.cancel(id);
-  assert.equal(cancelled.state, 'cancelled');
-  const again = await fetch(`${stack.apiUrl}/v1/runs/${id}`, { method: 'DELETE' });
-  assert.equal(again.status, 409);
-
-  // The train job ends within seconds, not after its 200 epochs.
-  const redis = createRedis(stack.env.REDIS_URL);
-  const queue = new Queue(QUEUES.train, { connection: redis });
-  try {
-    let state = '';
-    for (let i = 0; i < 120 && state !== 'failed' && state !== 'completed'; i++) {
-      state = (await (await queue.getJob(`${id}.train`))?.getState()) ?? '';
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    assert.ok(state === 'failed' || state === 'completed', `train job is ${state}`);
-  } finally {
-    await queue.close();
-    await redis.quit();
-  }
-  const status = await client.status(id);
-  assert.equal(status.state, 'cancelled');
-  assert.equal((await client.artifacts(id)).complete, false);
-});
+    const status = await client.status(id);
+    assert.equal(status.state, 'cancelled');
+    assert.equal((await client.artifacts(id)).complete, false);
+  },
+);
 
 test('a run over too few images, or none, fails with the cause', { timeout: 60_000 }, async () => {
   for (let i = 0; i < 3; i++) {
-    await stack.storage.put('datasets', `tiny/${i}.png`, await stack.storage.get('datasets', inputKeys[i]));
+    await stack.storage.put(
+      'datasets',
+      `tiny/${i}.png`,
+      await stack.storage.get('datasets', inputKeys[i]),
+    );
   }
-  const few = await client.submit({ input: { bucket: 'datasets', prefix: 'tiny/' }, kmeans: { k: 10 } });
+  const few = await client.submit({
+    input: { bucket: 'datasets', prefix: 'tiny/' },
+    kmeans: { k: 10 },
+  });
   const none = await client.submit({ input: { bucket: 'datasets', prefix: 'nothing-here/' } });
   const failedFew = await client.wait(few.id, () => undefined, 300, 50_000);
   const failedNone = await client.wait(none.id, () => undefined, 300, 50_000);

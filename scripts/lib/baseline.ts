@@ -14,5 +14,10 @@ export function rawPixelBaseline(data: FashionMnist, indices: number[], k: numbe
   const seconds = (Date.now() - started) / 1000;
   const truth = indices.map((i) => data.labels[i]);
   const pred = Array.from(result.labels);
-  return { nmi: nmi(truth, pred), ari: ari(truth, pred), accuracy: clusterAccuracy(truth, pred), seconds };
+  return {
+    nmi: nmi(truth, pred),
+    ari: ari(truth, pred),
+    accuracy: clusterAccuracy(truth, pred),
+    seconds,
+  };
 }

@@ -38,7 +38,10 @@ export class ImgclusterClient {
   /** GET /v1/runs: a page of runs, newest first. */
   async list(limit = 20, cursor?: string) {
     const q = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
-    return this.json<{ runs: RunStatus[]; total: number; next: string | null }>('GET', `/v1/runs?${q}`);
+    return this.json<{ runs: RunStatus[]; total: number; next: string | null }>(
+      'GET',
+      `/v1/runs?${q}`,
+    );
   }
 
   /** DELETE /v1/runs/:id: cancels a run. */

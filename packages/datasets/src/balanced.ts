@@ -71,7 +71,11 @@ export function balancedSubset(labels: ArrayLike<number>, n: number, seed: numbe
     classes.map((_, k) => k),
     random,
   );
-  const take = quotas(groups.map((g) => g.length), n, order);
+  const take = quotas(
+    groups.map((g) => g.length),
+    n,
+    order,
+  );
   const picked = groups.flatMap((g, k) => g.slice(0, take[k]));
   return picked.sort((a, b) => a - b);
 }

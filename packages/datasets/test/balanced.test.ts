@@ -29,12 +29,18 @@ test('seededRandom is deterministic and in [0, 1)', () => {
   const a = seededRandom(42);
   const b = seededRandom(42);
   const xs = Array.from({ length: 1000 }, () => a());
-  assert.deepEqual(xs, Array.from({ length: 1000 }, () => b()));
+  assert.deepEqual(
+    xs,
+    Array.from({ length: 1000 }, () => b()),
+  );
   assert.ok(xs.every((x) => x >= 0 && x < 1));
   const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
   assert.ok(Math.abs(mean - 0.5) < 0.05, `mean ${mean}`);
   const other = seededRandom(43);
-  assert.notDeepEqual(xs.slice(0, 5), Array.from({ length: 5 }, () => other()));
+  assert.notDeepEqual(
+    xs.slice(0, 5),
+    Array.from({ length: 5 }, () => other()),
+  );
 });
 
 test('balanced: equal counts per class, sorted unique, deterministic per seed', () => {

@@ -59,7 +59,11 @@ function fakeImages(n: number): Buffer {
 
 /** IDX labels file of n labels i % 10. */
 function fakeLabels(n: number): Buffer {
-  return idx(0x801, [n], Uint8Array.from({ length: n }, (_, i) => i % 10));
+  return idx(
+    0x801,
+    [n],
+    Uint8Array.from({ length: n }, (_, i) => i % 10),
+  );
 }
 
 test('class names', () => {

@@ -35,7 +35,12 @@ export async function uploadFashionMnist(
       const j = next++;
       const i = indices[j];
       const pixels = data.images.subarray(i * side * side, (i + 1) * side * side);
-      await storage.put(target.bucket, keys[j], await encodePng(pixels, side, side, 1), 'image/png');
+      await storage.put(
+        target.bucket,
+        keys[j],
+        await encodePng(pixels, side, side, 1),
+        'image/png',
+      );
       labels[keys[j]] = FASHION_MNIST_CLASSES[data.labels[i]];
       done++;
       if (done % 500 === 0 || done === indices.length) onProgress(done);

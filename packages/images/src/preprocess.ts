@@ -4,11 +4,7 @@ import { sniffUnsupportedFormat } from './sniff.js';
 
 /** Why an input was refused; stable strings meant for logs, metrics and API answers. */
 export type RejectReason =
-  | 'empty'
-  | 'not_an_image'
-  | 'unsupported_format'
-  | 'too_large'
-  | 'corrupt';
+  'empty' | 'not_an_image' | 'unsupported_format' | 'too_large' | 'corrupt';
 
 /** Every RejectReason, for exhaustive metrics labels. */
 export const REJECT_REASONS: readonly RejectReason[] = [

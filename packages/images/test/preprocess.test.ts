@@ -52,7 +52,9 @@ function halves(w: number, h: number, left: number[], right: number[]): Buffer {
 }
 
 test('greyscale PNG keeps its level in 1 and 3 channels', async () => {
-  const png = await fromRaw(solid(16, 16, [100]), 16, 16, 1).png().toBuffer();
+  const png = await fromRaw(solid(16, 16, [100]), 16, 16, 1)
+    .png()
+    .toBuffer();
   const g = await ok(png, { size: 8, channels: 1 });
   assert.equal(g.format, 'png');
   assert.deepEqual([g.width, g.height], [16, 16]);
@@ -96,12 +98,17 @@ test('palette PNG decodes to its colours; greyscale uses luminance', async () =>
 });
 
 test('JPEG RGB and CMYK', async () => {
-  const rgb = await fromRaw(solid(32, 24, [200, 30, 60]), 32, 24, 3).jpeg().toBuffer();
+  const rgb = await fromRaw(solid(32, 24, [200, 30, 60]), 32, 24, 3)
+    .jpeg()
+    .toBuffer();
   const a = await ok(rgb, { size: 10, channels: 3 });
   assert.equal(a.format, 'jpeg');
   assert.deepEqual([a.width, a.height], [32, 24]);
   near(px(a.pixels, 10, 3, 5, 5), [200, 30, 60], 6);
-  const cmyk = await fromRaw(solid(16, 16, RED), 16, 16, 3).toColourspace('cmyk').jpeg().toBuffer();
+  const cmyk = await fromRaw(solid(16, 16, RED), 16, 16, 3)
+    .toColourspace('cmyk')
+    .jpeg()
+    .toBuffer();
   assert.equal((await sharp(cmyk).metadata()).space, 'cmyk');
   const b = await ok(cmyk, { size: 8, channels: 3 });
   const [r, g, bl] = px(b.pixels, 8, 3, 4, 4);
@@ -124,7 +131,10 @@ test('WebP, TIFF, GIF and AVIF decode', async () => {
 });
 
 test('16-bit PNG comes out as 8-bit', async () => {
-  const png = await fromRaw(solid(8, 8, [0x80]), 8, 8, 1).toColourspace('grey16').png().toBuffer();
+  const png = await fromRaw(solid(8, 8, [0x80]), 8, 8, 1)
+    .toColourspace('grey16')
+    .png()
+    .toBuffer();
   assert.equal((await sharp(png).metadata()).depth, 'ushort');
   const r = await ok(png, { size: 4, channels: 1 });
   assert.ok(r.pixels.every((v) => v === 128));
@@ -226,7 +236,9 @@ test('oversize header is refused before decoding', async () => {
   if (!r.ok) assert.match(r.message, /20000x20000/);
   // Decoding would need 400 MB; refusing from the header needs next to nothing.
   assert.ok(process.memoryUsage().rss - before < 100e6);
-  const small = await fromRaw(solid(64, 64, RED), 64, 64, 3).png().toBuffer();
+  const small = await fromRaw(solid(64, 64, RED), 64, 64, 3)
+    .png()
+    .toBuffer();
   const limited = await preprocessImage(small, { size: 8, channels: 3, maxInputPixels: 4000 });
   rejected(limited, 'too_large');
   await ok(small, { size: 8, channels: 3, maxInputPixels: 4096 });
@@ -265,7 +277,9 @@ test('never throws on mangled bytes', async () => {
 });
 
 test('programmer errors throw ImageArgumentError with a code', async () => {
-  const png = await fromRaw(solid(4, 4, [1]), 4, 4, 1).png().toBuffer();
+  const png = await fromRaw(solid(4, 4, [1]), 4, 4, 1)
+    .png()
+    .toBuffer();
   const bad: Array<[unknown, unknown]> = [
     [png, { size: 0, channels: 3 }],
     [png, { size: 2.5, channels: 3 }],

@@ -119,10 +119,7 @@ test('init errors: too few distinct rows, k > n, k < 1, bad options', () => {
 test('a batch with NaN throws and leaves the centroids unchanged', () => {
   const model = new MiniBatchKMeans({ k: 2, dim: 2 });
   model.setCentroids([0, 0, 1, 1]);
-  assert.throws(
-    () => model.partialFit(new Float32Array([0.5, NaN]), 1),
-    code('KMEANS_NON_FINITE'),
-  );
+  assert.throws(() => model.partialFit(new Float32Array([0.5, NaN]), 1), code('KMEANS_NON_FINITE'));
   assert.deepEqual(Array.from(model.centroids), [0, 0, 1, 1]);
   assert.equal(model.steps, 0);
 });

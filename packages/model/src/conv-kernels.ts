@@ -90,7 +90,12 @@ class KernelRunner {
   /** Zero-pads H and W of an NHWC tensor by [top, bottom, left, right]; no-op when all 0. */
   pad(x: tf.TensorInfo, [t, b, l, r]: number[]): tf.TensorInfo {
     if (t + b + l + r === 0) return x;
-    const paddings = [[0, 0], [t, b], [l, r], [0, 0]];
+    const paddings = [
+      [0, 0],
+      [t, b],
+      [l, r],
+      [0, 0],
+    ];
     return this.run('PadV2', { x }, { paddings, constantValue: 0 });
   }
 

@@ -1,9 +1,6 @@
 /** Stable error codes thrown by @imgcluster/model. */
 export type ModelErrorCode =
-  | 'BACKEND_UNAVAILABLE'
-  | 'MODEL_CONFIG_INVALID'
-  | 'MODEL_INPUT_INVALID'
-  | 'MODEL_FORMAT_INVALID';
+  'BACKEND_UNAVAILABLE' | 'MODEL_CONFIG_INVALID' | 'MODEL_INPUT_INVALID' | 'MODEL_FORMAT_INVALID';
 
 /** Base error of this package; `code` is stable and safe to branch on. */
 export class ModelError extends Error {

@@ -78,8 +78,14 @@ function isMaxPool2x2(x: tf.Tensor4D, attrs: tf.NamedAttrMap): boolean {
   const pad = attrs.pad;
   const noPad = pad === 'valid' || pad === 'same' || pad === 0;
   return (
-    x.rank === 4 && fh === 2 && fw === 2 && sh === 2 && sw === 2 && noPad &&
-    x.shape[1] % 2 === 0 && x.shape[2] % 2 === 0
+    x.rank === 4 &&
+    fh === 2 &&
+    fw === 2 &&
+    sh === 2 &&
+    sw === 2 &&
+    noPad &&
+    x.shape[1] % 2 === 0 &&
+    x.shape[2] % 2 === 0
   );
 }
 
@@ -98,11 +104,7 @@ function fixMaxPool(orig: tf.GradConfig): tf.GradConfig {
 }
 
 /** Whether a ResizeNearestNeighbor call is plain integer-factor upsampling. */
-function isIntegerUpsample(
-  images: tf.Tensor4D,
-  dy: tf.Tensor4D,
-  attrs: tf.NamedAttrMap,
-): boolean {
+function isIntegerUpsample(images: tf.Tensor4D, dy: tf.Tensor4D, attrs: tf.NamedAttrMap): boolean {
   if (attrs.alignCorners === true || attrs.halfPixelCenters === true) return false;
   if (images.rank !== 4 || dy.rank !== 4) return false;
   return dy.shape[1] % images.shape[1] === 0 && dy.shape[2] % images.shape[2] === 0;

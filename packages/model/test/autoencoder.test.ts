@@ -54,7 +54,13 @@ describe('buildAutoencoder', () => {
     );
     const decoderKinds = decoder.layers.map((l) => l.getClassName());
     assert.deepEqual(decoderKinds.slice(1), [
-      'Conv2D', 'UpSampling2D', 'Conv2D', 'UpSampling2D', 'Conv2D', 'UpSampling2D', 'Conv2D',
+      'Conv2D',
+      'UpSampling2D',
+      'Conv2D',
+      'UpSampling2D',
+      'Conv2D',
+      'UpSampling2D',
+      'Conv2D',
     ]);
     // 3×3 convs with bias: encoder 3→16→8→8, decoder 8→8→8→16→3.
     assert.equal(encoder.countParams(), 448 + 1160 + 584);
@@ -84,11 +90,14 @@ describe('buildAutoencoder', () => {
       { imageSize: 32, channels: 1, learningRate: -1 },
     ];
     for (const cfg of bad) {
-      assert.throws(() => resolveModelConfig(cfg), (err: unknown) => {
-        assert.ok(err instanceof ModelConfigError);
-        assert.equal(err.code, 'MODEL_CONFIG_INVALID');
-        return true;
-      });
+      assert.throws(
+        () => resolveModelConfig(cfg),
+        (err: unknown) => {
+          assert.ok(err instanceof ModelConfigError);
+          assert.equal(err.code, 'MODEL_CONFIG_INVALID');
+          return true;
+        },
+      );
     }
   });
 

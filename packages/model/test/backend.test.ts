@@ -26,14 +26,20 @@ function fakeProbe(...present: string[]): NativeProbe {
 describe('planBackends', () => {
   it('auto without native packages: wasm then cpu', () => {
     const { candidates, skipped } = planBackends('auto', fakeProbe());
-    assert.deepEqual(candidates.map((c) => c.backend), ['wasm', 'cpu']);
+    assert.deepEqual(
+      candidates.map((c) => c.backend),
+      ['wasm', 'cpu'],
+    );
     assert.equal(skipped.length, 2);
     assert.match(skipped[0], /^tensorflow-gpu: .*not installed/);
   });
 
   it('auto with both natives keeps only the GPU one, first', () => {
     const { candidates, skipped } = planBackends('auto', fakeProbe(GPU, NODE));
-    assert.deepEqual(candidates.map((c) => c.choice), ['tensorflow-gpu', 'wasm', 'cpu']);
+    assert.deepEqual(
+      candidates.map((c) => c.choice),
+      ['tensorflow-gpu', 'wasm', 'cpu'],
+    );
     assert.equal(candidates[0].pkg, GPU);
     assert.equal(candidates[0].backend, 'tensorflow');
     assert.match(skipped[0], /^tensorflow: another native package/);
@@ -41,12 +47,18 @@ describe('planBackends', () => {
 
   it('auto with only tfjs-node picks it before wasm', () => {
     const { candidates } = planBackends('auto', fakeProbe(NODE));
-    assert.deepEqual(candidates.map((c) => c.choice), ['tensorflow', 'wasm', 'cpu']);
+    assert.deepEqual(
+      candidates.map((c) => c.choice),
+      ['tensorflow', 'wasm', 'cpu'],
+    );
   });
 
   it('an explicit choice starts the order there; strict keeps only it', () => {
     const probe = fakeProbe(GPU, NODE);
-    assert.deepEqual(planBackends('wasm', probe).candidates.map((c) => c.choice), ['wasm', 'cpu']);
+    assert.deepEqual(
+      planBackends('wasm', probe).candidates.map((c) => c.choice),
+      ['wasm', 'cpu'],
+    );
     const strict = planBackends('tensorflow', probe, true).candidates.map((c) => c.choice);
     assert.deepEqual(strict, ['tensorflow']);
     assert.deepEqual(planBackends('tensorflow-gpu', fakeProbe(), true).candidates, []);

@@ -40,7 +40,10 @@ describe('encodeBatch', () => {
       const slice = codes.subarray(cell * k, (cell + 1) * k);
       assert.equal(attention[cell], Math.max(...slice));
     }
-    assert.ok(codes.some((v) => v > 0), 'codes are not all zero');
+    assert.ok(
+      codes.some((v) => v > 0),
+      'codes are not all zero',
+    );
     tf.dispose([x, y]);
     autoencoder.dispose();
   });

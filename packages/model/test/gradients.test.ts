@@ -183,7 +183,10 @@ for (const backend of BACKENDS) {
 
     it('upsampling gradient is the block sum (known answer, batch 2)', () => {
       const x = tf.zeros([2, 1, 1, 2]);
-      const dy = tf.tensor4d(Array.from({ length: 16 }, (_, i) => i), [2, 2, 2, 2]);
+      const dy = tf.tensor4d(
+        Array.from({ length: 16 }, (_, i) => i),
+        [2, 2, 2, 2],
+      );
       const g = tf.grad((t: tf.Tensor) =>
         tf.sum(tf.mul(tf.image.resizeNearestNeighbor(t as tf.Tensor4D, [2, 2]), dy)),
       )(x);

@@ -162,9 +162,12 @@ describe('saveAutoencoder / loadAutoencoder', () => {
     reloadedEncoder.dispose();
 
     // Without the optimiser state, a fresh Adam takes visibly different steps.
-    const weightsOnly = await loadAutoencoder({ encoder: files.encoder, decoder: files.decoder }, {
-      learningRate: 3e-3,
-    });
+    const weightsOnly = await loadAutoencoder(
+      { encoder: files.encoder, decoder: files.decoder },
+      {
+        learningRate: 3e-3,
+      },
+    );
     const fresh = await train(weightsOnly, 3);
     assert.ok(Math.abs(fresh[2] - continued[2]) > 1e-5, `${fresh} vs ${continued}`);
     for (const p of [parts, resumed, weightsOnly]) p.autoencoder.dispose();

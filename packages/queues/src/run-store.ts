@@ -1,5 +1,11 @@
 import type { Redis } from 'ioredis';
-import { STAGES, type RunSpec, type RunState, type Stage, type StageState } from '@imgcluster/config';
+import {
+  STAGES,
+  type RunSpec,
+  type RunState,
+  type Stage,
+  type StageState,
+} from '@imgcluster/config';
 
 /** Live status of one stage, as the API shows it. */
 export interface StageStatus {
@@ -105,9 +111,7 @@ export class RunStore {
 
   /** The run's state, or undefined when unknown. */
   async state(id: string): Promise<RunState | undefined> {
-    return ((await this.redis.hget(this.runKey(id), 'state')) ?? undefined) as
-      | RunState
-      | undefined;
+    return ((await this.redis.hget(this.runKey(id), 'state')) ?? undefined) as RunState | undefined;
   }
 
   /** True when the run was cancelled (workers poll this between units of work). */

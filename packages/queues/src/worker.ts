@@ -1,4 +1,11 @@
-import { FlowProducer, Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
+import {
+  FlowProducer,
+  Queue,
+  UnrecoverableError,
+  Worker,
+  type Job,
+  type JobsOptions,
+} from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Stage } from '@imgcluster/config';
 import { jobIds, QUEUES, type RunJobData, type ShardJobData } from './names.js';

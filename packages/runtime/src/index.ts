@@ -89,7 +89,10 @@ export async function runStageWorker<D extends RunJobData>(
     },
     onFinalFailure: async (job, err) => {
       if (err instanceof RunCancelledError || err.message.includes('was cancelled')) return;
-      ctx.log.error({ runId: job.data.runId, stage, jobId: job.id, err: err.message }, 'job failed');
+      ctx.log.error(
+        { runId: job.data.runId, stage, jobId: job.id, err: err.message },
+        'job failed',
+      );
       await ctx.store.fail(job.data.runId, stage, err.message);
     },
   });

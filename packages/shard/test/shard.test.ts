@@ -4,7 +4,9 @@ import { decodeShard, encodeShard, ShardFormatError } from '../src/index.js';
 
 test('uint8 and float32 shards round-trip with keys', () => {
   const pixels = Uint8Array.from({ length: 2 * 4 * 4 }, (_, i) => i);
-  const back = decodeShard(encodeShard({ dtype: 'uint8', shape: [2, 4, 4, 1], keys: ['a', 'b é'] }, pixels));
+  const back = decodeShard(
+    encodeShard({ dtype: 'uint8', shape: [2, 4, 4, 1], keys: ['a', 'b é'] }, pixels),
+  );
   assert.deepEqual(back.header.keys, ['a', 'b é']);
   assert.deepEqual(Array.from(back.data), Array.from(pixels));
 

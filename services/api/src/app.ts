@@ -31,7 +31,9 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
     void reply.status(apiErr.status).send(apiErr.toBody());
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send(new ApiError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url}`).toBody());
+    void reply
+      .status(404)
+      .send(new ApiError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url}`).toBody());
   });
 
   app.get('/healthz', async () => ({ ok: true }));
@@ -54,7 +56,11 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
     await ctx.store.create(id, spec);
     await ctx.producers
       .queue('plan')
-      .add('plan', { runId: id }, { ...defaultJobOptions(ctx.env.JOB_ATTEMPTS), jobId: jobIds.plan(id) });
+      .add(
+        'plan',
+        { runId: id },
+        { ...defaultJobOptions(ctx.env.JOB_ATTEMPTS), jobId: jobIds.plan(id) },
+      );
     request.log.info({ runId: id }, 'run submitted');
     return reply.status(202).send({ id, state: 'queued', url: `/v1/runs/${id}` });
   });
@@ -72,12 +78,17 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
 
   app.get<{ Params: { id: string } }>('/v1/runs/:id', async (request) => {
     const status = await getRun(ctx, request.params.id);
-    const shards = await ctx.store.shardResults<{ accepted: number; rejected: number; reasons: Record<string, number> }>(status.id, 'preprocess');
+    const shards = await ctx.store.shardResults<{
+      accepted: number;
+      rejected: number;
+      reasons: Record<string, number>;
+    }>(status.id, 'preprocess');
     const images = { accepted: 0, rejected: 0, reasons: {} as Record<string, number> };
     for (const r of shards.values()) {
       images.accepted += r.accepted;
       images.rejected += r.rejected;
-      for (const [reason, n] of Object.entries(r.reasons)) images.reasons[reason] = (images.reasons[reason] ?? 0) + n;
+      for (const [reason, n] of Object.entries(r.reasons))
+        images.reasons[reason] = (images.reasons[reason] ?? 0) + n;
     }
     status.stages.preprocess.detail = { ...status.stages.preprocess.detail, ...images };
     return { ...status, links: links(status.id) };
@@ -91,7 +102,8 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
     await ctx.store.setState(status.id, 'cancelled', 'cancelled by request');
     for (const stage of STAGES) {
       const s = status.stages[stage].state;
-      if (s === 'running' || s === 'pending') await ctx.store.finishStage(status.id, stage, 'cancelled');
+      if (s === 'running' || s === 'pending')
+        await ctx.store.finishStage(status.id, stage, 'cancelled');
     }
     request.log.info({ runId: status.id }, 'run cancelled');
     return reply.status(202).send({ id: status.id, state: 'cancelled' });
@@ -101,26 +113,37 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
     const status = await getRun(ctx, request.params.id);
     const root = `${runKeys(status.id).root}/`;
     const objects = await ctx.storage.list(ctx.bucket, root);
-    const manifest = await ctx.storage.getJsonIfExists<Record<string, unknown>>(ctx.bucket, runKeys(status.id).manifest);
+    const manifest = await ctx.storage.getJsonIfExists<Record<string, unknown>>(
+      ctx.bucket,
+      runKeys(status.id).manifest,
+    );
     return {
       id: status.id,
       state: status.state,
       complete: manifest !== undefined,
       artifacts: objects.map((o) => {
         const path = o.key.slice(root.length);
-        return { path, bytes: o.size, contentType: guessContentType(path), url: `/v1/runs/${status.id}/artifacts/${path}` };
+        return {
+          path,
+          bytes: o.size,
+          contentType: guessContentType(path),
+          url: `/v1/runs/${status.id}/artifacts/${path}`,
+        };
       }),
     };
   });
 
-  app.get<{ Params: { id: string; '*': string } }>('/v1/runs/:id/artifacts/*', async (request, reply) => {
-    const status = await getRun(ctx, request.params.id);
-    const path = request.params['*'];
-    if (!/^[A-Za-z0-9._/-]+$/.test(path) || path.split('/').includes('..')) {
-      throw new ApiError('ARTIFACT_NOT_FOUND', `no artifact ${path}`);
-    }
-    return sendObject(ctx, reply, `${runKeys(status.id).root}/${path}`);
-  });
+  app.get<{ Params: { id: string; '*': string } }>(
+    '/v1/runs/:id/artifacts/*',
+    async (request, reply) => {
+      const status = await getRun(ctx, request.params.id);
+      const path = request.params['*'];
+      if (!/^[A-Za-z0-9._/-]+$/.test(path) || path.split('/').includes('..')) {
+        throw new ApiError('ARTIFACT_NOT_FOUND', `no artifact ${path}`);
+      }
+      return sendObject(ctx, reply, `${runKeys(status.id).root}/${path}`);
+    },
+  );
 
   app.get<{ Params: { id: string } }>('/v1/runs/:id/report', async (request, reply) => {
     const status = await getRun(ctx, request.params.id);
@@ -137,13 +160,15 @@ async function sendObject(ctx: ServiceContext, reply: import('fastify').FastifyR
     if (obj.size !== undefined) void reply.header('content-length', obj.size);
     return reply.send(obj.body);
   } catch (err) {
-    if (err instanceof ObjectNotFoundError) throw new ApiError('ARTIFACT_NOT_FOUND', `no artifact ${key.split('/').slice(2).join('/')}`);
+    if (err instanceof ObjectNotFoundError)
+      throw new ApiError('ARTIFACT_NOT_FOUND', `no artifact ${key.split('/').slice(2).join('/')}`);
     throw err;
   }
 }
 
 async function getRun(ctx: ServiceContext, id: string): Promise<RunStatus> {
-  if (!runIdSchema.safeParse(id).success) throw new ApiError('RUN_NOT_FOUND', `no run ${JSON.stringify(id)}`);
+  if (!runIdSchema.safeParse(id).success)
+    throw new ApiError('RUN_NOT_FOUND', `no run ${JSON.stringify(id)}`);
   const status = await ctx.store.get(id);
   if (!status) throw new ApiError('RUN_NOT_FOUND', `no run ${id}`);
   return status;
@@ -154,7 +179,10 @@ async function checkInputs(ctx: ServiceContext, spec: RunSpec) {
     await ctx.storage.list(spec.input.bucket, `${spec.input.prefix}\u0000`);
   } catch (err) {
     const name = (err as { name?: string }).name;
-    if (name === 'NoSuchBucket' || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
+    if (
+      name === 'NoSuchBucket' ||
+      (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
+    ) {
       throw new ApiError('INPUT_BUCKET_NOT_FOUND', `bucket ${spec.input.bucket} does not exist`, [
         { path: 'body.input.bucket', message: 'bucket does not exist' },
       ]);
@@ -186,11 +214,14 @@ function zodIssues(error: ZodError, where: string): ApiIssue[] {
 
 function toApiError(err: FastifyError): ApiError {
   if (err instanceof ApiError) return err;
-  if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) return new ApiError('INVALID_JSON', err.message);
-  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new ApiError('INVALID_JSON', 'the JSON body is empty');
+  if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError)
+    return new ApiError('INVALID_JSON', err.message);
+  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+    return new ApiError('INVALID_JSON', 'the JSON body is empty');
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ApiError('UNSUPPORTED_MEDIA_TYPE');
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError('BODY_TOO_LARGE');
-  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return new ApiError('VALIDATION_FAILED', err.message);
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
+    return new ApiError('VALIDATION_FAILED', err.message);
   return new ApiError('INTERNAL');
 }
 
@@ -199,10 +230,28 @@ function newRunId(): string {
 }
 
 function links(id: string) {
-  return { self: `/v1/runs/${id}`, artifacts: `/v1/runs/${id}/artifacts`, report: `/v1/runs/${id}/report` };
+  return {
+    self: `/v1/runs/${id}`,
+    artifacts: `/v1/runs/${id}/artifacts`,
+    report: `/v1/runs/${id}/report`,
+  };
 }
 
 function summary(s: RunStatus) {
-  const progress = Object.fromEntries(STAGES.map((st) => [st, { state: s.stages[st].state, done: s.stages[st].done, total: s.stages[st].total }]));
-  return { id: s.id, name: s.name, state: s.state, createdAt: s.createdAt, finishedAt: s.finishedAt, error: s.error, stages: progress, url: `/v1/runs/${s.id}` };
+  const progress = Object.fromEntries(
+    STAGES.map((st) => [
+      st,
+      { state: s.stages[st].state, done: s.stages[st].done, total: s.stages[st].total },
+    ]),
+  );
+  return {
+    id: s.id,
+    name: s.name,
+    state: s.state,
+    createdAt: s.createdAt,
+    finishedAt: s.finishedAt,
+    error: s.error,
+    stages: progress,
+    url: `/v1/runs/${s.id}`,
+  };
 }

@@ -58,9 +58,19 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
   const fitSeconds = (Date.now() - started) / 1000;
   log.info({ ...summary, seconds: fitSeconds }, 'k-means fitted');
 
-  await ctx.store.setDetail(runId, 'cluster', { phase: 'assign', shards: shards.length, assigned: 0 });
-  const assigned = await assignAll(source, model.centroids, k, dim, side * side, spec.kmeans.seed, (done) =>
-    ctx.store.setDetail(runId, 'cluster', { assigned: done }),
+  await ctx.store.setDetail(runId, 'cluster', {
+    phase: 'assign',
+    shards: shards.length,
+    assigned: 0,
+  });
+  const assigned = await assignAll(
+    source,
+    model.centroids,
+    k,
+    dim,
+    side * side,
+    spec.kmeans.seed,
+    (done) => ctx.store.setDetail(runId, 'cluster', { assigned: done }),
   );
   await throwIfCancelled(ctx, runId);
 
@@ -102,15 +112,24 @@ async function writeArtifacts(
   const depth = spec.model.filters[2];
   const k = clusters.length;
 
-  const csv = ['key,cluster,distance', ...labels.map((r) => `${csvField(r.key)},${r.cluster},${r.distance}`)];
+  const csv = [
+    'key,cluster,distance',
+    ...labels.map((r) => `${csvField(r.key)},${r.cluster},${r.distance}`),
+  ];
   await put(keys.labels, csv.join('\n') + '\n');
   const clusterIds = clusters.map((_, c) => String(c));
-  await put(keys.centroids, encodeShard({ dtype: 'float32', shape: [k, side, side, depth], keys: clusterIds }, centroids));
+  await put(
+    keys.centroids,
+    encodeShard({ dtype: 'float32', shape: [k, side, side, depth], keys: clusterIds }, centroids),
+  );
 
   await writeClusterPictures(ctx, runId, spec, clusters);
 
   const rejected = await gatherRejected(ctx, runId);
-  const plan = await ctx.storage.getJson<{ shards: { index: number; keys: string[] }[] }>(ctx.bucket, keys.plan);
+  const plan = await ctx.storage.getJson<{ shards: { index: number; keys: string[] }[] }>(
+    ctx.bucket,
+    keys.plan,
+  );
   await ctx.storage.putJson(ctx.bucket, keys.shardIndex, {
     shards: plan.shards.map((s) => ({ index: s.index, inputs: s.keys.length, keys: s.keys })),
     rejected,
@@ -132,11 +151,14 @@ async function writeArtifacts(
   await ctx.storage.putJson(ctx.bucket, keys.clusters, summaries);
 
   const status = await ctx.store.get(runId);
-  const stageSeconds = Object.fromEntries(Object.entries(status?.stages ?? {}).map(([s, v]) => [s, v.seconds]));
-  const training = await ctx.storage.getJsonIfExists<{ epochs: { loss: number }[]; backend: string; trainImages: number }>(
-    ctx.bucket,
-    keys.training,
+  const stageSeconds = Object.fromEntries(
+    Object.entries(status?.stages ?? {}).map(([s, v]) => [s, v.seconds]),
   );
+  const training = await ctx.storage.getJsonIfExists<{
+    epochs: { loss: number }[];
+    backend: string;
+    trainImages: number;
+  }>(ctx.bucket, keys.training);
   const metrics = {
     runId,
     images: labels.length,
@@ -146,15 +168,24 @@ async function writeArtifacts(
     meanSquaredDistance: assigned.inertia / Math.max(1, labels.length),
     sizes: clusters.map((c) => c.size),
     kmeans: fit,
-    training: training ? { backend: training.backend, trainImages: training.trainImages, losses: training.epochs.map((e) => e.loss) } : undefined,
-    scores: scores ? { labelled: scores.labelled, nmi: scores.nmi, ari: scores.ari, accuracy: scores.accuracy } : undefined,
+    training: training
+      ? {
+          backend: training.backend,
+          trainImages: training.trainImages,
+          losses: training.epochs.map((e) => e.loss),
+        }
+      : undefined,
+    scores: scores
+      ? { labelled: scores.labelled, nmi: scores.nmi, ari: scores.ari, accuracy: scores.accuracy }
+      : undefined,
     stageSeconds,
   };
   await ctx.storage.putJson(ctx.bucket, keys.metrics, metrics);
 
   const reportClusters: ReportCluster[] = [];
   for (const s of summaries) {
-    const get = (kind: 'samples' | 'attention' | 'decoded') => ctx.storage.get(ctx.bucket, keys.clusterImage(s.cluster, kind));
+    const get = (kind: 'samples' | 'attention' | 'decoded') =>
+      ctx.storage.get(ctx.bucket, keys.clusterImage(s.cluster, kind));
     reportClusters.push({
       index: s.cluster,
       size: s.size,
@@ -162,7 +193,11 @@ async function writeArtifacts(
       samples: await get('samples'),
       attention: await get('attention'),
       decoded: await get('decoded'),
-      topLabels: s.labels ? Object.entries(s.labels).sort((a, b) => b[1] - a[1]).slice(0, 3) : undefined,
+      topLabels: s.labels
+        ? Object.entries(s.labels)
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 3)
+        : undefined,
     });
   }
   const html = renderReport({
@@ -195,7 +230,9 @@ async function gatherRejected(ctx: ServiceContext, runId: string): Promise<Rejec
   const out: RejectedImage[] = [];
   for (const [shard, r] of [...results].sort((a, b) => a[0] - b[0])) {
     if (r.rejected === 0) continue;
-    out.push(...(await ctx.storage.getJson<RejectedImage[]>(ctx.bucket, runKeys(runId).rejected(shard))));
+    out.push(
+      ...(await ctx.storage.getJson<RejectedImage[]>(ctx.bucket, runKeys(runId).rejected(shard))),
+    );
   }
   return out;
 }

@@ -69,7 +69,10 @@ export async function fitStreaming(
     }
   }
   await progress(model.steps, null);
-  return { model, summary: { steps: model.steps, stopReason: model.stopReason, initSample: initSize } };
+  return {
+    model,
+    summary: { steps: model.steps, stopReason: model.stopReason, initSample: initSize },
+  };
 }
 
 async function gatherSample(source: CodeSource, size: number, dim: number): Promise<Float32Array> {

@@ -25,15 +25,16 @@ export interface ReportInput {
   clusters: ReportCluster[];
 }
 
-const esc = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const img = (png: Buffer, alt: string) =>
   `<img loading="lazy" alt="${esc(alt)}" src="data:image/png;base64,${png.toString('base64')}">`;
 
 /** A self-contained HTML page (no external resources) describing a finished run. */
 export function renderReport(r: ReportInput): string {
   const rows = Object.entries(r.stageSeconds)
-    .map(([stage, s]) => `<tr><td>${stage}</td><td>${s === undefined ? '–' : s.toFixed(1)}</td></tr>`)
+    .map(
+      ([stage, s]) => `<tr><td>${stage}</td><td>${s === undefined ? '–' : s.toFixed(1)}</td></tr>`,
+    )
     .join('');
   const scores = r.scores
     ? `<p class="scores">NMI <b>${r.scores.nmi.toFixed(3)}</b> · ARI <b>${r.scores.ari.toFixed(3)}</b>

@@ -30,7 +30,14 @@ test('the report embeds every picture and escapes keys', () => {
     stageSeconds: { plan: 0.1, cluster: undefined },
     losses: [0.2, 0.1],
     inertia: 3,
-    clusters: [0, 1].map((index) => ({ index, size: 1, meanDistance: 1, samples: png, attention: png, decoded: png })),
+    clusters: [0, 1].map((index) => ({
+      index,
+      size: 1,
+      meanDistance: 1,
+      samples: png,
+      attention: png,
+      decoded: png,
+    })),
   });
   assert.equal(html.match(/data:image\/png;base64,/g)?.length, 6);
   assert.ok(!html.includes('<script>'));

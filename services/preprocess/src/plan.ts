@@ -92,6 +92,12 @@ export async function planRun(ctx: ServiceContext, job: Job<RunJobData>, log: Lo
   await ctx.store.setDetail(runId, 'preprocess', { images: keys.length });
 
   const shardNumbers = plan.shards.map((s) => s.index);
-  await ctx.producers.addShardFlow(runId, 'preprocess', shardNumbers, 'train', ctx.env.JOB_ATTEMPTS);
+  await ctx.producers.addShardFlow(
+    runId,
+    'preprocess',
+    shardNumbers,
+    'train',
+    ctx.env.JOB_ATTEMPTS,
+  );
   return { images: keys.length, shards: plan.shards.length };
 }

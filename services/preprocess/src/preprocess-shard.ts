@@ -83,7 +83,11 @@ export async function preprocessShard(ctx: ServiceContext, job: Job<ShardJobData
 
   const reasons: Record<string, number> = {};
   for (const r of skipped) reasons[r.reason] = (reasons[r.reason] ?? 0) + 1;
-  const result: PreprocessShardResult = { accepted: keys.length, rejected: skipped.length, reasons };
+  const result: PreprocessShardResult = {
+    accepted: keys.length,
+    rejected: skipped.length,
+    reasons,
+  };
   await ctx.store.shardDone(runId, 'preprocess', shard, result);
   log.info(result, 'shard preprocessed');
   return result;

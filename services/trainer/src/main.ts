@@ -10,4 +10,9 @@ const chosen = await initBackend(ctx.env.TF_BACKEND);
 registerGradientFixes();
 ctx.log.info(chosen, 'tensorflow.js backend selected');
 
-await runStageWorker<RunJobData>(ctx, 'train', (job, log) => trainRun(ctx, job, log, chosen.backend), 1);
+await runStageWorker<RunJobData>(
+  ctx,
+  'train',
+  (job, log) => trainRun(ctx, job, log, chosen.backend),
+  1,
+);

@@ -8,10 +8,15 @@ test('all accepted images are trained on when maxImages is unset', () => {
     [0, 5],
     [1, 0],
   ]);
-  assert.deepEqual(trainingShards(accepted, { training: { epochs: 1, batchSize: 1, learningRate: 1e-3, seed: 0 } }), [
-    { index: 0, count: 5 },
-    { index: 2, count: 10 },
-  ]);
+  assert.deepEqual(
+    trainingShards(accepted, {
+      training: { epochs: 1, batchSize: 1, learningRate: 1e-3, seed: 0 },
+    }),
+    [
+      { index: 0, count: 5 },
+      { index: 2, count: 10 },
+    ],
+  );
 });
 
 test('maxImages cuts the sample inside the last shard it reaches', () => {
@@ -20,7 +25,9 @@ test('maxImages cuts the sample inside the last shard it reaches', () => {
     [1, 100],
     [2, 100],
   ]);
-  const spec = { training: { epochs: 1, batchSize: 1, learningRate: 1e-3, seed: 0, maxImages: 150 } };
+  const spec = {
+    training: { epochs: 1, batchSize: 1, learningRate: 1e-3, seed: 0, maxImages: 150 },
+  };
   assert.deepEqual(trainingShards(accepted, spec), [
     { index: 0, count: 100 },
     { index: 1, count: 50 },
@@ -29,7 +36,10 @@ test('maxImages cuts the sample inside the last shard it reaches', () => {
 
 test('permutation is a deterministic permutation', () => {
   const a = permutation(1000, 7);
-  assert.deepEqual([...a].sort((x, y) => x - y), [...Array(1000).keys()]);
+  assert.deepEqual(
+    [...a].sort((x, y) => x - y),
+    [...Array(1000).keys()],
+  );
   assert.deepEqual(a, permutation(1000, 7));
   assert.notDeepEqual(a, permutation(1000, 8));
 });
