@@ -48,6 +48,18 @@ say(
   `redis ${stack.redis.url}, s3 ${stack.s3.endpoint}, api ${stack.apiUrl}; logs in ${stack.logDir}`,
 );
 
+let stopping = false;
+const stopOnSignal = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  say(`${signal}: stopping the services and servers`);
+  await stack.stop();
+  rmSync(work, { recursive: true, force: true });
+  process.exit(130);
+};
+process.once('SIGINT', () => void stopOnSignal('SIGINT'));
+process.once('SIGTERM', () => void stopOnSignal('SIGTERM'));
+
 let exitCode = 0;
 try {
   const upload = await uploadFashionMnist(
@@ -139,8 +151,12 @@ async function report(client: ImgclusterClient, runId: string, apiUrl: string) {
   const out = resolve(args.out!, runId);
   mkdirSync(join(out, 'clusters'), { recursive: true });
   const { artifacts } = await client.artifacts(runId);
+  // Pictures, metrics, labels, the report and the model (not the image/code shards).
   const wanted = artifacts.filter(
-    (a) => /\.(png|json|html|csv)$/.test(a.path) && !a.path.startsWith('images/'),
+    (a) =>
+      /\.(png|json|html|csv|bin)$/.test(a.path) &&
+      !/^(images|codes|checkpoint)\//.test(a.path) &&
+      a.path !== 'plan.json',
   );
   for (const a of wanted) {
     mkdirSync(join(out, a.path, '..'), { recursive: true });

@@ -85,6 +85,32 @@ test('bad requests get 400 with the field named; unknown runs 404', async () => 
 
   const unknown = await fetch(`${stack.apiUrl}/v1/runs/run_doesnotexist0`);
   assert.equal(unknown.status, 404);
+
+  const post = (body: unknown) =>
+    fetch(`${stack.apiUrl}/v1/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const nested = await post({ input: { bucket: 'datasets', extra: 1 }, kmeans: { kk: 3 } });
+  assert.equal(nested.status, 400);
+  const nestedPaths = (
+    (await nested.json()) as { error: { issues: { path: string }[] } }
+  ).error.issues.map((i) => i.path);
+  assert.deepEqual(nestedPaths.sort(), ['body.input', 'body.kmeans']);
+  const surrogate = await post({ input: { bucket: 'datasets', prefix: '\ud800' } });
+  assert.equal(surrogate.status, 400);
+
+  const expectError = async (path: string, status: number) => {
+    const res = await fetch(`${stack.apiUrl}${path}`);
+    assert.equal(res.status, status, path);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    assert.ok(body.error.code && body.error.message, `${path}: ${JSON.stringify(body)}`);
+  };
+  await expectError('/v1/runs?cursor=99999999999999999999999', 400);
+  await expectError('/v1/runs?limit=0', 400);
+  await expectError('/v1/runs/%ff%fe', 400);
+  await expectError(`/v1/runs/run_${'a'.repeat(5000)}`, 404);
 });
 
 test(
@@ -259,4 +285,21 @@ test('a run over too few images, or none, fails with the cause', { timeout: 60_0
   assert.equal(failedFew.stages.plan.state, 'failed');
   assert.equal(failedNone.state, 'failed');
   assert.match(failedNone.error ?? '', /no objects under s3:\/\/datasets\/nothing-here\//);
+
+  await stack.storage.put('datasets', 'tiny-labels.txt', 'not json');
+  const badLabels = await client.submit({
+    input: { bucket: 'datasets', prefix: 'tiny/' },
+    labels: { key: 'tiny-labels.txt' },
+    kmeans: { k: 2 },
+  });
+  const failedLabels = await client.wait(badLabels.id, () => undefined, 300, 50_000);
+  assert.equal(failedLabels.state, 'failed');
+  assert.match(failedLabels.error ?? '', /labels s3:\/\/datasets\/tiny-labels.txt is not JSON/);
+
+  // Pages do not shift when runs are submitted between two requests.
+  const first = await client.list(2);
+  await client.submit({ input: { bucket: 'datasets', prefix: 'nothing-here/' } });
+  const second = await client.list(2, first.next ?? undefined);
+  const overlap = second.runs.filter((r) => first.runs.some((f) => f.id === r.id));
+  assert.deepEqual(overlap, []);
 });

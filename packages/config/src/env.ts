@@ -36,6 +36,8 @@ export const envSchema = z.object({
   JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
   /** How often BullMQ looks for stalled jobs, in ms. Default 30000. */
   STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
+  /** How long a stopping service waits for its running jobs, in ms. Default 60000. */
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
   /** Attempts per job before it fails for good. Default 3. */
   JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   /** Memory the trainer may use to cache image shards between epochs, in MiB. Default 1024. */

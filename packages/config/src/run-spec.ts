@@ -1,6 +1,9 @@
 import { z } from 'zod';
 
-const objectKey = z.string().min(1).max(1024);
+/** S3 keys are UTF-8: a string with a lone surrogate half cannot be one. */
+const wellFormed = (v: string) =>
+  !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(v);
+const objectKey = z.string().min(1).max(1024).refine(wellFormed, 'must be valid Unicode');
 const bucketName = z
   .string()
   .min(3)
@@ -13,16 +16,18 @@ export const runSpecSchema = z
     /** Optional human-readable name of the run. */
     name: z.string().max(200).optional(),
     /** Where the images are: every object under bucket/prefix is an input image. */
-    input: z.object({
-      bucket: bucketName,
-      /** Key prefix; '' means the whole bucket. */
-      prefix: z.string().max(1024).default(''),
-    }),
+    input: z
+      .object({
+        bucket: bucketName,
+        /** Key prefix; '' means the whole bucket. */
+        prefix: z.string().max(1024).refine(wellFormed, 'must be valid Unicode').default(''),
+      })
+      .strict(),
     /**
      * Optional ground truth for scoring only (never used for training): a JSON object
      * mapping input object key to a label (string or integer).
      */
-    labels: z.object({ bucket: bucketName.optional(), key: objectKey }).optional(),
+    labels: z.object({ bucket: bucketName.optional(), key: objectKey }).strict().optional(),
     /** Size every image is resized to. */
     image: z
       .object({
@@ -37,6 +42,7 @@ export const runSpecSchema = z
         /** 1 = greyscale, 3 = RGB. Default 1. */
         channels: z.union([z.literal(1), z.literal(3)]).default(1),
       })
+      .strict()
       .default({}),
     /** Autoencoder shape: filters of the three encoder convolutions (the last is the code depth). */
     model: z
@@ -49,6 +55,7 @@ export const runSpecSchema = z
           ])
           .default([16, 8, 8]),
       })
+      .strict()
       .default({}),
     training: z
       .object({
@@ -63,6 +70,7 @@ export const runSpecSchema = z
         /** Seed for shuffling and sampling. Default 0. */
         seed: z.number().int().min(0).default(0),
       })
+      .strict()
       .default({}),
     kmeans: z
       .object({
@@ -75,6 +83,7 @@ export const runSpecSchema = z
         /** Seed for k-means++ and batch sampling. Default 0. */
         seed: z.number().int().min(0).default(0),
       })
+      .strict()
       .default({}),
     /** Input images per preprocess/encode job. Default 1000. */
     shardSize: z.number().int().min(1).max(20_000).default(1000),

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -155,14 +155,14 @@ export function startService(
   const entry = join(REPO_ROOT, 'services', name, 'src', 'main.ts');
   if (!existsSync(entry)) throw new Error(`no service ${name} at ${entry}`);
   mkdirSync(dirname(logFile), { recursive: true });
+  // The service writes straight to its log file, so logging goes on if this process exits.
+  const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', fd, fd],
   });
-  const log = createWriteStream(logFile, { flags: 'a' });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  closeSync(fd);
   return manage(child);
 }
 

@@ -201,13 +201,33 @@ export class RunStore {
     return raw ? (JSON.parse(raw) as RunSpec) : undefined;
   }
 
-  /** Run ids, newest first. */
-  async list(offset: number, limit: number): Promise<{ ids: string[]; total: number }> {
-    const [ids, total] = await Promise.all([
-      this.redis.zrevrange(this.indexKey, offset, offset + limit - 1),
+  /**
+   * Run ids, newest first, strictly older than `before` (a creation time in ms; default
+   * now and later). Returns the creation time of the last id as the next page's cursor, so
+   * runs submitted meanwhile never shift a page. Runs created in the same millisecond as a
+   * page's last one may be skipped (ids carry a millisecond timestamp: rare).
+   */
+  async list(
+    before: number | undefined,
+    limit: number,
+  ): Promise<{ ids: string[]; total: number; next: number | null }> {
+    const max = before === undefined ? '+inf' : `(${before}`;
+    const [flat, total] = await Promise.all([
+      this.redis.zrevrangebyscore(this.indexKey, max, '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 1),
       this.redis.zcard(this.indexKey),
     ]);
-    return { ids, total };
+    const ids: string[] = [];
+    const scores: number[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      ids.push(flat[i]);
+      scores.push(Number(flat[i + 1]));
+    }
+    const more = ids.length > limit;
+    return {
+      ids: ids.slice(0, limit),
+      total,
+      next: more ? scores[limit - 1] : null,
+    };
   }
 
   /** True for states a run never leaves. */

@@ -114,6 +114,12 @@ let closing = false;
 async function shutdown(ctx: ServiceContext, signal: string): Promise<void> {
   if (closing) return;
   closing = true;
+  // A job that will not finish within the grace period is left to its lock: once the lock
+  // lapses another worker takes it over (the trainer resumes from its last checkpoint).
+  setTimeout(() => {
+    ctx.log.warn({ graceMs: ctx.env.SHUTDOWN_GRACE_MS }, 'running job did not finish: exiting');
+    process.exit(1);
+  }, ctx.env.SHUTDOWN_GRACE_MS).unref();
   ctx.log.info({ signal, workers: ctx.workers.length }, 'shutting down: finishing running jobs');
   for (const close of ctx.beforeClose) await close().catch(() => undefined);
   await Promise.all(ctx.workers.map((w) => w.close()));

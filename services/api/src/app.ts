@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyReply,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+} from 'fastify';
 import { z, type ZodError } from 'zod';
 import { runKeys, runSpecSchema, STAGES, type RunSpec } from '@imgcluster/config';
 import { defaultJobOptions, jobIds, RunStore, type RunStatus } from '@imgcluster/queues';
@@ -14,7 +19,10 @@ const listQuerySchema = z
     /** Runs per page, 1..100. Default 20. */
     limit: z.coerce.number().int().min(1).max(100).default(20),
     /** Opaque cursor from the previous page's `next`. */
-    cursor: z.string().regex(/^\d+$/).optional(),
+    cursor: z
+      .string()
+      .regex(/^\d{1,15}$/, 'must be the `next` of a previous page')
+      .optional(),
   })
   .strict();
 
@@ -23,6 +31,13 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
   const app = Fastify({
     loggerInstance: ctx.log as unknown as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
+    // URLs the router cannot even parse get the same error shape as everything else.
+    frameworkErrors: (err, _request, reply: FastifyReply) => {
+      const code =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'ROUTE_NOT_FOUND' : 'VALIDATION_FAILED';
+      const apiErr = new ApiError(code, `malformed URL: ${err.message}`);
+      void reply.status(apiErr.status).send(apiErr.toBody());
+    },
   });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -67,13 +82,12 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
 
   app.get('/v1/runs', async (request) => {
     const query = parse(listQuerySchema, request.query, 'query');
-    const offset = Number(query.cursor ?? 0);
-    const { ids, total } = await ctx.store.list(offset, query.limit);
+    const before = query.cursor === undefined ? undefined : Number(query.cursor);
+    const { ids, total, next } = await ctx.store.list(before, query.limit);
     const runs = (await Promise.all(ids.map((id) => ctx.store.get(id)))).filter(
       (r): r is RunStatus => r !== undefined,
     );
-    const next = offset + ids.length < total ? String(offset + ids.length) : null;
-    return { runs: runs.map(summary), total, next };
+    return { runs: runs.map(summary), total, next: next === null ? null : String(next) };
   });
 
   app.get<{ Params: { id: string } }>('/v1/runs/:id', async (request) => {
@@ -138,7 +152,9 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
     async (request, reply) => {
       const status = await getRun(ctx, request.params.id);
       const path = request.params['*'];
-      if (!/^[A-Za-z0-9._/-]+$/.test(path) || path.split('/').includes('..')) {
+      const parts = path.split('/');
+      const tooLong = path.length > 512 || parts.some((p) => p.length > 200);
+      if (!/^[A-Za-z0-9._/-]+$/.test(path) || parts.includes('..') || tooLong) {
         throw new ApiError('ARTIFACT_NOT_FOUND', `no artifact ${path}`);
       }
       return sendObject(ctx, reply, `${runKeys(status.id).root}/${path}`);

@@ -90,7 +90,7 @@ function clusterCard(c: ReportCluster): string {
     ? `<div>labels: ${c.topLabels.map(([l, n]) => `${esc(l)} (${n})`).join(', ')}</div>`
     : '';
   return `<div class="card" id="cluster-${c.index}">
-<div><b>cluster ${c.index}</b> · ${c.size} images · mean distance ${c.meanDistance.toFixed(4)}</div>
+<div><b>cluster ${c.index}</b> · ${c.size} images · mean squared distance ${c.meanDistance.toFixed(4)}</div>
 ${labels}
 <div class="pics"><figure>${img(c.decoded, `cluster ${c.index} decoded mean`)}
 <figcaption>decoded mean</figcaption></figure>

@@ -49,6 +49,30 @@ export function chunk(keys: string[], size: number): RunPlan['shards'] {
   return shards;
 }
 
+/** A labels file that is not a JSON object of key → label fails the run before any work. */
+async function checkLabels(ctx: ServiceContext, spec: RunSpec): Promise<void> {
+  if (!spec.labels) return;
+  const bucket = spec.labels.bucket ?? spec.input.bucket;
+  const where = `s3://${bucket}/${spec.labels.key}`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse((await ctx.storage.get(bucket, spec.labels.key)).toString('utf8'));
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    throw new PermanentJobError('LABELS_INVALID', `labels ${where} is not JSON: ${err.message}`);
+  }
+  const isObject = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
+  const valuesOk =
+    isObject &&
+    Object.values(parsed as object).every((v) => typeof v === 'string' || typeof v === 'number');
+  if (!valuesOk) {
+    throw new PermanentJobError(
+      'LABELS_INVALID',
+      `labels ${where} must be a JSON object mapping each image key to a string or number`,
+    );
+  }
+}
+
 /**
  * The plan job: lists the input (every page), writes plan.json, then adds the
  * preprocess jobs as children of the train job, so training starts once all are done.
@@ -59,6 +83,7 @@ export async function planRun(ctx: ServiceContext, job: Job<RunJobData>, log: Lo
   if (!spec) throw new PermanentJobError('RUN_UNKNOWN', `run ${runId} has no spec`);
   await ctx.store.startStage(runId, 'plan', 1);
 
+  await checkLabels(ctx, spec);
   const listed = await ctx.storage.list(spec.input.bucket, spec.input.prefix);
   const keys = listed.map((o) => o.key).filter((k) => isInputKey(k, spec));
   if (keys.length === 0) {

@@ -179,6 +179,7 @@ async function trainEpochs(
     await ctx.store.setDone(runId, 'train', state.epochsDone);
     await ctx.store.setDetail(runId, 'train', {
       epoch: epoch + 1,
+      step: 0,
       loss: record.loss,
       losses: state.epochs.map((e) => e.loss),
       imagesPerSecond: Math.round(seen / record.seconds),
