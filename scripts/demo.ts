@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ImgclusterClient, formatProgress } from '@imgcluster/client';
+import { ApiRequestError, ImgclusterClient, formatProgress } from '@imgcluster/client';
 import { balancedSubset, readFashionMnist } from '@imgcluster/datasets';
 import { startStack, uploadFashionMnist } from '@imgcluster/devstack';
 import { rawPixelBaseline } from './lib/baseline.js';
@@ -35,6 +35,13 @@ const { values: args } = parseArgs({
 const t0 = Date.now();
 const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(0)}s`;
 const say = (msg: string) => console.log(`[demo ${elapsed()}] ${msg}`);
+
+for (const name of ['images', 'k', 'epochs', 'size'] as const) {
+  if (!/^\d+$/.test(args[name]!)) {
+    console.error(`--${name} must be a whole number, got ${JSON.stringify(args[name])}`);
+    process.exit(2);
+  }
+}
 
 const data = await readFashionMnist({ split: 'all' });
 const count = args.all ? data.n : Math.min(Number(args.images), data.n);
@@ -106,7 +113,11 @@ try {
     }
   }
 } catch (err) {
-  console.error(err);
+  if (err instanceof ApiRequestError) {
+    console.error(`the API refused the run: ${JSON.stringify(err.body, null, 2)}`);
+  } else {
+    console.error(err);
+  }
   exitCode = 1;
 } finally {
   if (args.keep) {
