@@ -4,7 +4,7 @@
  * algorithm as a reference.
  */
 export { KMeansError, type KMeansErrorCode } from './errors.js';
-export { Rng, type RngState } from './rng.js';
+export { permutation, Rng, type RngState } from './rng.js';
 export {
   assign,
   pairwiseSquaredDistances,

@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { MiniBatchKMeans, Rng } from '@imgcluster/kmeans';
+import { MiniBatchKMeans, permutation, Rng } from '@imgcluster/kmeans';
 import type { RunSpec } from '@imgcluster/config';
 import type { CodeSource } from './code-source.js';
 
@@ -45,11 +45,11 @@ export async function fitStreaming(
 
   let lastReport = 0;
   while (!model.converged) {
-    const order = shuffledIndices(source.shards.length, rng);
+    const order = permutation(source.shards.length, rng);
     for (const o of order) {
       const shard = await source.codes(source.shards[o]);
       const n = shard.header.shape[0];
-      const rows = shuffledIndices(n, rng);
+      const rows = permutation(n, rng);
       for (let start = 0; start < n && !model.converged; start += spec.batchSize) {
         const m = Math.min(spec.batchSize, n - start);
         const batch = new Float32Array(m * dim);
@@ -86,16 +86,4 @@ async function gatherSample(source: CodeSource, size: number, dim: number): Prom
     filled += take;
   }
   return out.subarray(0, filled * dim);
-}
-
-function shuffledIndices(n: number, rng: Rng): Uint32Array {
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    const t = out[i];
-    out[i] = out[j];
-    out[j] = t;
-  }
-  return out;
 }

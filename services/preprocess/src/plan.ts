@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import { runKeys, type RunSpec } from '@imgcluster/config';
+import { permutation, Rng } from '@imgcluster/kmeans';
 import type { Logger } from '@imgcluster/logging';
 import { PermanentJobError, type RunJobData } from '@imgcluster/queues';
 import type { ServiceContext } from '@imgcluster/runtime';
@@ -22,22 +23,9 @@ function isInputKey(key: string, spec: RunSpec): boolean {
   return true;
 }
 
-/** Deterministic shuffle (mulberry32) so each shard is a random sample of the input. */
+/** Seeded shuffle, so that each shard is a random sample of the input. */
 export function shuffled<T>(items: T[], seed: number): T[] {
-  const out = items.slice();
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
+  return Array.from(permutation(items.length, new Rng(seed)), (i) => items[i]);
 }
 
 /** Splits keys into shards of at most `size`. */

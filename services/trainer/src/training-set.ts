@@ -1,3 +1,4 @@
+import { permutation as drawPermutation, Rng } from '@imgcluster/kmeans';
 import type { RunSpec } from '@imgcluster/config';
 
 /** A shard the trainer reads, and how many of its images it uses. */
@@ -29,21 +30,7 @@ export function trainingShards(
   return out;
 }
 
-/** Seeded permutation of 0..n-1 (mulberry32 + Fisher–Yates). */
+/** Seeded permutation of 0..n-1. */
 export function permutation(n: number, seed: number): Uint32Array {
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = i;
-  let s = seed >>> 0;
-  for (let i = n - 1; i > 0; i--) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const r = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    const j = Math.floor(r * (i + 1));
-    const tmp = out[i];
-    out[i] = out[j];
-    out[j] = tmp;
-  }
-  return out;
+  return drawPermutation(n, new Rng(seed));
 }
