@@ -49,6 +49,13 @@ export class ImgclusterClient {
     return this.json('DELETE', `/v1/runs/${encodeURIComponent(id)}`);
   }
 
+  /** POST /v1/runs/:id/retry: restarts a failed or cancelled run where it stopped. */
+  async retry(
+    id: string,
+  ): Promise<{ id: string; state: string; retry: number; resumesAt: string; url: string }> {
+    return this.json('POST', `/v1/runs/${encodeURIComponent(id)}/retry`);
+  }
+
   /** GET /v1/runs/:id/artifacts. */
   async artifacts(id: string): Promise<{ complete: boolean; artifacts: Artifact[] }> {
     return this.json('GET', `/v1/runs/${encodeURIComponent(id)}/artifacts`);

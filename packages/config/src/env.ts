@@ -22,6 +22,10 @@ export const envSchema = z.object({
     .enum(['true', 'false'])
     .default('true')
     .transform((v) => v === 'true'),
+  /** Attempts per object-storage request (exponential backoff between). Default 5. */
+  S3_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  /** An object-storage request idle this long fails as a timeout and is retried, in ms. Default 30000. */
+  S3_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   /** TCP port the API listens on. Default 8080. */
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   /** Address the API binds. Default 127.0.0.1. */

@@ -14,8 +14,11 @@ export const runKeys = (runId: string) => {
     codeShard: (i: number) => `${root}/codes/codes-${shardName(i)}.bin`,
     attentionShard: (i: number) => `${root}/codes/attention-${shardName(i)}.bin`,
     checkpoint: `${root}/checkpoint/state.json`,
-    checkpointWeights: `${root}/checkpoint/weights.bin`,
-    checkpointModel: `${root}/checkpoint/model.json`,
+    /** One checkpoint's files; `tag` names its epoch and step, e.g. e002-s000040. */
+    checkpointFiles: (tag: string) => ({
+      modelJson: `${root}/checkpoint/${tag}/model.json`,
+      weights: `${root}/checkpoint/${tag}/weights.bin`,
+    }),
     encoderJson: `${root}/model/encoder/model.json`,
     encoderWeights: `${root}/model/encoder/weights.bin`,
     decoderJson: `${root}/model/decoder/model.json`,

@@ -69,6 +69,11 @@ export const runSpecSchema = z
         maxImages: z.number().int().min(1).optional(),
         /** Seed for shuffling and sampling. Default 0. */
         seed: z.number().int().min(0).default(0),
+        /**
+         * Also checkpoint every this many steps inside an epoch (0: only at epoch ends), so
+         * a restarted trainer loses at most this many steps. Default 100.
+         */
+        checkpointSteps: z.number().int().min(0).max(1_000_000).default(100),
       })
       .strict()
       .default({}),

@@ -1,3 +1,4 @@
 export * from './servers.js';
-export { startStack, type LocalStack, type Replicas } from './stack.js';
+export { startStack, type LocalStack, type Replicas, type StackOptions } from './stack.js';
+export * from './fault-proxy.js';
 export { uploadFashionMnist, type UploadedSet } from './fashion-upload.js';

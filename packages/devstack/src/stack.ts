@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Storage } from '@imgcluster/storage';
+import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import {
   freePort,
   localEnv,
@@ -18,10 +19,19 @@ import {
 /** How many processes of each service to start (default one each). */
 export type Replicas = Partial<Record<ServiceName, number>>;
 
+/** Extras for fault tests. */
+export interface StackOptions {
+  /** Put a fault proxy between the services and the S3 server (the stack's own client
+   *  talks to the server directly). */
+  faultProxy?: boolean;
+}
+
 /** Everything the demo and the end-to-end tests run on, all on 127.0.0.1. */
 export interface LocalStack {
   redis: LocalRedis;
   s3: LocalS3;
+  /** Present when started with `faultProxy`. */
+  proxy?: FaultProxy;
   apiUrl: string;
   env: Record<string, string>;
   storage: Storage;
@@ -38,13 +48,19 @@ export async function startStack(
   dir: string,
   replicas: Replicas = {},
   extraEnv: Record<string, string> = {},
+  options: StackOptions = {},
 ): Promise<LocalStack> {
   const logDir = join(dir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const redis = await startRedis(join(dir, 'redis'));
   const s3 = await startS3(join(dir, 's3'));
+  const proxy = options.faultProxy ? await startFaultProxy(s3.endpoint) : undefined;
   const apiPort = await freePort();
-  const env = localEnv(redis, s3, { API_PORT: String(apiPort), ...extraEnv });
+  const env = localEnv(redis, s3, {
+    API_PORT: String(apiPort),
+    ...(proxy ? { S3_ENDPOINT: proxy.endpoint } : {}),
+    ...extraEnv,
+  });
   const storage = new Storage({
     endpoint: s3.endpoint,
     region: 'us-east-1',
@@ -72,6 +88,7 @@ export async function startStack(
   const stop = async () => {
     await Promise.all(services.map((s) => s.process.stop(15_000)));
     storage.close();
+    await proxy?.close();
     await s3.stop();
     await redis.stop();
   };
@@ -81,5 +98,5 @@ export async function startStack(
     await stop();
     throw err;
   }
-  return { redis, s3, apiUrl, env, storage, services, logDir, addService, stop };
+  return { redis, s3, proxy, apiUrl, env, storage, services, logDir, addService, stop };
 }

@@ -3,3 +3,4 @@ export * from './connection.js';
 export * from './errors.js';
 export * from './run-store.js';
 export * from './worker.js';
+export * from './resume.js';

@@ -32,8 +32,16 @@ export interface RunStatus {
   updatedAt: string;
   finishedAt?: string;
   error?: string;
+  /** How many times the run was retried after failing or being cancelled. */
+  retries: number;
   spec: RunSpec;
   stages: Record<Stage, StageStatus>;
+}
+
+/** What a worker checks before running a job: the run's state and current attempt. */
+export interface RunControl {
+  state?: RunState;
+  gen: number;
 }
 
 const TERMINAL: RunState[] = ['succeeded', 'failed', 'cancelled'];
@@ -49,6 +57,23 @@ if ARGV[1] == 'succeeded' or ARGV[1] == 'failed' or ARGV[1] == 'cancelled' then
 end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[3]) end
 return 1
+`;
+
+// Reopens a failed or cancelled run for a retry. KEYS[1] run hash, KEYS[2..] stage hashes;
+// ARGV[1] time. Returns {new attempt, previous state}, or {-1, state} when not reopenable.
+const REOPEN_LUA = `
+local cur = redis.call('HGET', KEYS[1], 'state')
+if cur ~= 'failed' and cur ~= 'cancelled' then return {-1, cur or ''} end
+local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
+redis.call('HSET', KEYS[1], 'state', 'queued', 'updatedAt', ARGV[1])
+redis.call('HDEL', KEYS[1], 'error', 'finishedAt')
+for i = 2, #KEYS do
+  if redis.call('HGET', KEYS[i], 'state') ~= 'succeeded' then
+    redis.call('HSET', KEYS[i], 'state', 'pending')
+    redis.call('HDEL', KEYS[i], 'error', 'finishedAt')
+  end
+end
+return {gen, cur}
 `;
 
 /**
@@ -112,6 +137,33 @@ export class RunStore {
   /** The run's state, or undefined when unknown. */
   async state(id: string): Promise<RunState | undefined> {
     return ((await this.redis.hget(this.runKey(id), 'state')) ?? undefined) as RunState | undefined;
+  }
+
+  /** State and current attempt in one round trip (checked before every job). */
+  async control(id: string): Promise<RunControl> {
+    const [state, gen] = await this.redis.hmget(this.runKey(id), 'state', 'gen');
+    return { state: (state ?? undefined) as RunState | undefined, gen: Number(gen ?? 0) };
+  }
+
+  /**
+   * Reopens a failed or cancelled run: back to queued with the next attempt number, and
+   * every stage that had not succeeded back to pending. Returns the new attempt, or
+   * undefined (with the current state) when the run is not failed or cancelled.
+   */
+  async reopen(id: string): Promise<{ gen?: number; previous: string }> {
+    const keys = [this.runKey(id), ...STAGES.map((s) => this.stageKey(id, s))];
+    const [gen, previous] = (await this.redis.eval(
+      REOPEN_LUA,
+      keys.length,
+      ...keys,
+      new Date().toISOString(),
+    )) as [number, string];
+    return gen < 0 ? { previous } : { gen, previous };
+  }
+
+  /** Shard numbers of a stage that have a recorded result. */
+  async shardsDone(id: string, stage: Stage): Promise<Set<number>> {
+    return new Set((await this.redis.hkeys(this.shardsKey(id, stage))).map(Number));
   }
 
   /** True when the run was cancelled (workers poll this between units of work). */
@@ -190,6 +242,7 @@ export class RunStore {
       updatedAt: run.updatedAt,
       finishedAt: run.finishedAt,
       error: run.error,
+      retries: Number(run.gen ?? 0),
       spec: JSON.parse(run.spec) as RunSpec,
       stages,
     };

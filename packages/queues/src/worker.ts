@@ -23,6 +23,8 @@ export function defaultJobOptions(attempts: number): JobsOptions {
 /** Options of one stage worker. */
 export interface StageWorkerOptions<D> {
   stage: Stage;
+  /** Who runs the jobs (recorded on each job as `processedBy`), e.g. encoder@host:pid. */
+  name?: string;
   connection: Redis;
   /** Jobs at once in this process. */
   concurrency: number;
@@ -39,6 +41,7 @@ export interface StageWorkerOptions<D> {
 export function startStageWorker<D>(options: StageWorkerOptions<D>): Worker<D> {
   const worker = new Worker<D>(QUEUES[options.stage], options.process, {
     connection: options.connection,
+    name: options.name,
     concurrency: options.concurrency,
     lockDuration: options.lockDuration,
     stalledInterval: options.stalledInterval,
@@ -75,29 +78,49 @@ export class Producers {
     return q;
   }
 
+  /** Adds one whole-run job (plan, train or cluster) of attempt `gen`; a no-op if present. */
+  async addRunJob(
+    runId: string,
+    gen: number,
+    stage: 'plan' | 'train' | 'cluster',
+    attempts: number,
+  ): Promise<void> {
+    await this.queue(stage).add(stage, { runId, gen } satisfies RunJobData, {
+      ...defaultJobOptions(attempts),
+      jobId: jobIds[stage](runId, gen),
+    });
+  }
+
   /**
    * Adds the next hand-off: one job per shard on `childStage`, all children of one job on
    * `parentStage`, which BullMQ runs only once every child has completed. A child that
    * fails for good fails the parent. Job ids are deterministic, so adding twice is a no-op.
+   * With no shards left to do (a retry after they all finished) the parent is added alone.
    */
   async addShardFlow(
     runId: string,
+    gen: number,
     childStage: 'preprocess' | 'encode',
     shards: number[],
     parentStage: 'train' | 'cluster',
     attempts: number,
   ): Promise<void> {
+    if (shards.length === 0) return this.addRunJob(runId, gen, parentStage, attempts);
     const options = defaultJobOptions(attempts);
     await this.flows.add({
       name: parentStage,
       queueName: QUEUES[parentStage],
-      data: { runId } satisfies RunJobData,
-      opts: { ...options, jobId: jobIds[parentStage](runId) },
+      data: { runId, gen } satisfies RunJobData,
+      opts: { ...options, jobId: jobIds[parentStage](runId, gen) },
       children: shards.map((shard) => ({
         name: childStage,
         queueName: QUEUES[childStage],
-        data: { runId, shard } satisfies ShardJobData,
-        opts: { ...options, jobId: jobIds[childStage](runId, shard), failParentOnFailure: true },
+        data: { runId, gen, shard } satisfies ShardJobData,
+        opts: {
+          ...options,
+          jobId: jobIds[childStage](runId, shard, gen),
+          failParentOnFailure: true,
+        },
       })),
     });
   }

@@ -1,10 +1,12 @@
+import { hostname } from 'node:os';
 import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadEnv, type Env, type Stage } from '@imgcluster/config';
 import { createLogger, type Logger } from '@imgcluster/logging';
-import { Storage, storageFromEnv } from '@imgcluster/storage';
+import { isPermanentStorageError, Storage, storageFromEnv } from '@imgcluster/storage';
 import {
   createRedis,
+  PermanentJobError,
   Producers,
   RunStore,
   startStageWorker,
@@ -58,7 +60,9 @@ export type StageHandler<D extends RunJobData> = (job: Job<D>, log: Logger) => P
 
 /**
  * Runs a stage worker until the process is told to stop (SIGTERM/SIGINT). A job of a
- * cancelled run is skipped.
+ * cancelled run, or of an earlier attempt of a retried run, is skipped. An error that
+ * object storage will answer the same way every time (access denied, no such bucket)
+ * fails the job at once with its cause; other errors are retried with backoff.
  */
 export async function runStageWorker<D extends RunJobData>(
   ctx: ServiceContext,
@@ -70,6 +74,7 @@ export async function runStageWorker<D extends RunJobData>(
 
   const worker = startStageWorker<D>({
     stage,
+    name: `${ctx.service}@${hostname()}:${process.pid}`,
     connection: ctx.redis,
     concurrency,
     lockDuration: ctx.env.JOB_LOCK_MS,
@@ -77,18 +82,28 @@ export async function runStageWorker<D extends RunJobData>(
     process: async (job) => {
       const shard = (job.data as { shard?: number }).shard;
       const log = ctx.log.child({ runId: job.data.runId, stage, shard, jobId: job.id });
-      if (await ctx.store.isCancelled(job.data.runId)) {
-        log.info('run cancelled: job skipped');
-        return { skipped: 'cancelled' };
+      const skip = await skipReason(ctx, job.data);
+      if (skip) {
+        log.info({ skip }, 'job skipped');
+        return { skipped: skip };
       }
       const started = Date.now();
       log.debug({ attempt: job.attemptsMade + 1 }, 'job started');
-      const result = await handler(job, log);
-      log.debug({ ms: Date.now() - started }, 'job finished');
-      return result;
+      try {
+        const result = await handler(job, log);
+        log.debug({ ms: Date.now() - started }, 'job finished');
+        return result;
+      } catch (err) {
+        if (isPermanentStorageError(err)) {
+          const e = err as Error;
+          throw new PermanentJobError('STORAGE_REFUSED', `object storage: ${e.name}: ${e.message}`);
+        }
+        throw err;
+      }
     },
     onFinalFailure: async (job, err) => {
       if (err instanceof RunCancelledError || err.message.includes('was cancelled')) return;
+      if (await skipReason(ctx, job.data)) return;
       ctx.log.error(
         { runId: job.data.runId, stage, jobId: job.id, err: err.message },
         'job failed',
@@ -102,6 +117,14 @@ export async function runStageWorker<D extends RunJobData>(
   ctx.workers.push(worker as unknown as Worker);
   ctx.log.info({ queue: worker.name, concurrency }, `${ctx.service} worker ready`);
   return worker;
+}
+
+/** Why a job must not run: its run was cancelled, or it belongs to an earlier attempt. */
+async function skipReason(ctx: ServiceContext, data: RunJobData): Promise<string | undefined> {
+  const control = await ctx.store.control(data.runId);
+  if (control.state === 'cancelled') return 'cancelled';
+  if ((data.gen ?? 0) !== control.gen) return 'superseded by a retry';
+  return undefined;
 }
 
 let closing = false;
@@ -129,7 +152,10 @@ async function shutdown(ctx: ServiceContext, signal: string): Promise<void> {
   process.exit(0);
 }
 
-/** Throws RunCancelledError when the run was cancelled; long jobs call it between steps. */
-export async function throwIfCancelled(ctx: ServiceContext, runId: string): Promise<void> {
-  if (await ctx.store.isCancelled(runId)) throw new RunCancelledError(runId);
+/**
+ * Throws RunCancelledError when the job's run was cancelled or retried since the job
+ * started (a newer attempt owns the run); long jobs call it between steps.
+ */
+export async function throwIfCancelled(ctx: ServiceContext, job: RunJobData): Promise<void> {
+  if (await skipReason(ctx, job)) throw new RunCancelledError(job.runId);
 }

@@ -1,5 +1,6 @@
 import {
   CreateBucketCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -20,7 +21,12 @@ export interface StorageConfig {
   forcePathStyle: boolean;
   /** Attempts per request, with the SDK's exponential backoff. Default 5. */
   maxAttempts?: number;
+  /** A request whose socket is idle this long (ms) fails as a timeout and is retried. Default 30000. */
+  timeoutMs?: number;
 }
+
+/** Attempts at reading a whole body when the connection breaks mid-transfer. */
+const BODY_ATTEMPTS = 3;
 
 /** The object does not exist. */
 export class ObjectNotFoundError extends Error {
@@ -52,6 +58,10 @@ export class Storage {
       endpoint: config.endpoint,
       forcePathStyle: config.forcePathStyle,
       maxAttempts: config.maxAttempts ?? 5,
+      requestHandler: {
+        connectionTimeout: 5000,
+        socketTimeout: config.timeoutMs ?? 30_000,
+      },
     };
     if (config.accessKeyId && config.secretAccessKey) {
       options.credentials = {
@@ -98,12 +108,23 @@ export class Storage {
     await this.put(bucket, key, JSON.stringify(value), 'application/json');
   }
 
-  /** Reads a whole object into memory. */
+  /**
+   * Reads a whole object into memory. The SDK retries a request that fails before its
+   * body starts; a connection that breaks during the body is retried here.
+   */
   async get(bucket: string, key: string): Promise<Buffer> {
-    const { body } = await this.getStream(bucket, key);
-    const chunks: Buffer[] = [];
-    for await (const chunk of body) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
+    for (let attempt = 1; ; attempt++) {
+      const { body } = await this.getStream(bucket, key);
+      try {
+        const chunks: Buffer[] = [];
+        for await (const chunk of body) chunks.push(chunk as Buffer);
+        return Buffer.concat(chunks);
+      } catch (err) {
+        body.destroy();
+        if (attempt >= BODY_ATTEMPTS) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+      }
+    }
   }
 
   /** Reads and parses a JSON object. */
@@ -150,6 +171,13 @@ export class Storage {
     }
   }
 
+  /** Deletes objects; a key that does not exist is not an error. */
+  async delete(bucket: string, keys: string[]): Promise<void> {
+    for (const key of keys) {
+      await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    }
+  }
+
   /** Lists every object under a prefix, following pagination to the end. */
   async list(bucket: string, prefix: string): Promise<ListedObject[]> {
     const out: ListedObject[] = [];
@@ -170,6 +198,18 @@ export class Storage {
   close(): void {
     this.client.destroy();
   }
+}
+
+/**
+ * True for an answer object storage will give again on retry: a 4xx other than timeout
+ * and throttling (access denied, no such bucket, bad request) or a missing object.
+ * Network errors, timeouts and 5xx are transient.
+ */
+export function isPermanentStorageError(err: unknown): boolean {
+  if (err instanceof ObjectNotFoundError) return true;
+  const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  if (status === undefined || status < 400 || status >= 500) return false;
+  return status !== 408 && status !== 429;
 }
 
 function isNotFound(err: unknown): boolean {
@@ -198,6 +238,8 @@ export function storageFromEnv(env: {
   S3_ACCESS_KEY_ID?: string;
   S3_SECRET_ACCESS_KEY?: string;
   S3_FORCE_PATH_STYLE: boolean;
+  S3_MAX_ATTEMPTS?: number;
+  S3_TIMEOUT_MS?: number;
 }): Storage {
   return new Storage({
     endpoint: env.S3_ENDPOINT,
@@ -205,5 +247,7 @@ export function storageFromEnv(env: {
     accessKeyId: env.S3_ACCESS_KEY_ID,
     secretAccessKey: env.S3_SECRET_ACCESS_KEY,
     forcePathStyle: env.S3_FORCE_PATH_STYLE,
+    maxAttempts: env.S3_MAX_ATTEMPTS,
+    timeoutMs: env.S3_TIMEOUT_MS,
   });
 }

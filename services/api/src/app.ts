@@ -7,7 +7,7 @@ import Fastify, {
 } from 'fastify';
 import { z, type ZodError } from 'zod';
 import { runKeys, runSpecSchema, STAGES, type RunSpec } from '@imgcluster/config';
-import { defaultJobOptions, jobIds, RunStore, type RunStatus } from '@imgcluster/queues';
+import { resumeRun, RunStore, type RunStatus } from '@imgcluster/queues';
 import type { ServiceContext } from '@imgcluster/runtime';
 import { guessContentType, ObjectNotFoundError } from '@imgcluster/storage';
 import { ApiError, type ApiIssue } from './errors.js';
@@ -69,13 +69,7 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
     const id = newRunId();
     await ctx.storage.putJson(ctx.bucket, runKeys(id).spec, spec);
     await ctx.store.create(id, spec);
-    await ctx.producers
-      .queue('plan')
-      .add(
-        'plan',
-        { runId: id },
-        { ...defaultJobOptions(ctx.env.JOB_ATTEMPTS), jobId: jobIds.plan(id) },
-      );
+    await ctx.producers.addRunJob(id, 0, 'plan', ctx.env.JOB_ATTEMPTS);
     request.log.info({ runId: id }, 'run submitted');
     return reply.status(202).send({ id, state: 'queued', url: `/v1/runs/${id}` });
   });
@@ -121,6 +115,26 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
     }
     request.log.info({ runId: status.id }, 'run cancelled');
     return reply.status(202).send({ id: status.id, state: 'cancelled' });
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/runs/:id/retry', async (request, reply) => {
+    const status = await getRun(ctx, request.params.id);
+    const { gen, previous } = await ctx.store.reopen(status.id);
+    if (gen === undefined) {
+      throw new ApiError(
+        'RUN_NOT_RETRYABLE',
+        `run ${status.id} is ${previous}: only a failed or cancelled run can be retried`,
+      );
+    }
+    const stage = await resumeRun(ctx.store, ctx.producers, status.id, gen, ctx.env.JOB_ATTEMPTS);
+    request.log.info({ runId: status.id, retry: gen, stage }, 'run retried');
+    return reply.status(202).send({
+      id: status.id,
+      state: 'queued',
+      retry: gen,
+      resumesAt: stage,
+      url: links(status.id).self,
+    });
   });
 
   app.get<{ Params: { id: string } }>('/v1/runs/:id/artifacts', async (request) => {
@@ -250,6 +264,7 @@ function links(id: string) {
     self: `/v1/runs/${id}`,
     artifacts: `/v1/runs/${id}/artifacts`,
     report: `/v1/runs/${id}/report`,
+    retry: `/v1/runs/${id}/retry`,
   };
 }
 
@@ -267,6 +282,7 @@ function summary(s: RunStatus) {
     createdAt: s.createdAt,
     finishedAt: s.finishedAt,
     error: s.error,
+    retries: s.retries,
     stages: progress,
     url: `/v1/runs/${s.id}`,
   };

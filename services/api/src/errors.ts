@@ -13,6 +13,7 @@ export const API_ERRORS = {
   ARTIFACT_NOT_FOUND: { status: 404, message: 'the run has no such artifact' },
   ROUTE_NOT_FOUND: { status: 404, message: 'no such route' },
   RUN_FINISHED: { status: 409, message: 'the run has already finished' },
+  RUN_NOT_RETRYABLE: { status: 409, message: 'only a failed or cancelled run can be retried' },
   STORAGE_UNAVAILABLE: { status: 503, message: 'object storage did not answer' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const;

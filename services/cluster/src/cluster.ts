@@ -53,7 +53,7 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
       await ctx.store.setDone(runId, 'cluster', steps);
       if (ewa !== null) await ctx.store.setDetail(runId, 'cluster', { ewaInertia: ewa });
     },
-    () => throwIfCancelled(ctx, runId),
+    () => throwIfCancelled(ctx, job.data),
   );
   const fitSeconds = (Date.now() - started) / 1000;
   log.info({ ...summary, seconds: fitSeconds }, 'k-means fitted');
@@ -72,15 +72,24 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
     spec.kmeans.seed,
     (done) => ctx.store.setDetail(runId, 'cluster', { assigned: done }),
   );
-  await throwIfCancelled(ctx, runId);
+  await throwIfCancelled(ctx, job.data);
 
   await ctx.store.setDetail(runId, 'cluster', { phase: 'artifacts' });
   const scores = await score(ctx, spec, assigned.labels, k);
-  await writeArtifacts(ctx, runId, spec, model.centroids, assigned, scores, {
-    fitSeconds,
-    steps: summary.steps,
-    stopReason: summary.stopReason,
-  });
+  await writeArtifacts(
+    ctx,
+    runId,
+    spec,
+    model.centroids,
+    assigned,
+    scores,
+    {
+      fitSeconds,
+      steps: summary.steps,
+      stopReason: summary.stopReason,
+    },
+    () => throwIfCancelled(ctx, job.data),
+  );
 
   await ctx.store.finishStage(runId, 'cluster');
   await ctx.store.setDetail(runId, 'cluster', { phase: 'done' });
@@ -104,6 +113,7 @@ async function writeArtifacts(
   assigned: { labels: LabelRow[]; clusters: ClusterTotals[]; inertia: number },
   scores: Scores | undefined,
   fit: { fitSeconds: number; steps: number; stopReason: string | null },
+  beforeManifest: () => Promise<void>,
 ) {
   const keys = runKeys(runId);
   const put = (key: string, body: Uint8Array | string) => ctx.storage.put(ctx.bucket, key, body);
@@ -213,7 +223,9 @@ async function writeArtifacts(
   });
   await put(keys.report, html);
 
-  // Written last: a manifest means every artifact it lists is complete.
+  // Written last: a manifest means every artifact it lists is complete. A run cancelled or
+  // retried meanwhile gets none.
+  await beforeManifest();
   const listed = await ctx.storage.list(ctx.bucket, `${keys.root}/`);
   await ctx.storage.putJson(ctx.bucket, keys.manifest, {
     runId,

@@ -104,11 +104,14 @@ export async function planRun(ctx: ServiceContext, job: Job<RunJobData>, log: Lo
   await ctx.store.startStage(runId, 'preprocess', plan.shards.length);
   await ctx.store.setDetail(runId, 'preprocess', { images: keys.length });
 
-  const shardNumbers = plan.shards.map((s) => s.index);
+  // A plan job run again (a retry, a crash after this point) redoes no finished shard.
+  const done = await ctx.store.shardsDone(runId, 'preprocess');
+  const todo = plan.shards.map((s) => s.index).filter((i) => !done.has(i));
   await ctx.producers.addShardFlow(
     runId,
+    job.data.gen ?? 0,
     'preprocess',
-    shardNumbers,
+    todo,
     'train',
     ctx.env.JOB_ATTEMPTS,
   );

@@ -15,10 +15,22 @@ import { throwIfCancelled, type ServiceContext } from '@imgcluster/runtime';
 import { decodeShard } from '@imgcluster/shard';
 import { permutation, trainingShards, type TrainingShard } from './training-set.js';
 
-/** Saved after every epoch; a restarted trainer resumes after `epochsDone`. */
+/**
+ * Saved after every epoch and every `checkpointSteps` steps; a restarted trainer resumes
+ * at step `step` of epoch `epochsDone + 1` (batches are drawn in a seeded order, so the
+ * steps already taken are known without reading their images).
+ */
 interface CheckpointState {
   epochsDone: number;
   epochs: EpochRecord[];
+  /** Steps done in the unfinished epoch, with their loss sum and image count. */
+  step?: number;
+  lossSum?: number;
+  seen?: number;
+  /** Times training resumed from a checkpoint. */
+  resumes?: number;
+  /** Which checkpoint's files hold this state's weights (see runKeys().checkpointFiles). */
+  tag?: string;
 }
 
 interface EpochRecord {
@@ -69,7 +81,7 @@ export async function trainRun(
   }
 
   await ctx.store.finishStage(runId, 'train');
-  await queueEncoding(ctx, runId, accepted);
+  await queueEncoding(ctx, runId, job.data.gen ?? 0, accepted);
   return { trainImages };
 }
 
@@ -90,14 +102,20 @@ async function resumeOrBuild(
 ): Promise<{ model: AutoencoderParts; state: CheckpointState }> {
   const k = runKeys(runId);
   const state = await ctx.storage.getJsonIfExists<CheckpointState>(ctx.bucket, k.checkpoint);
-  if (state && state.epochsDone > 0) {
+  if (state?.tag) {
+    const saved = k.checkpointFiles(state.tag);
     const [modelJson, weights] = await Promise.all([
-      ctx.storage.get(ctx.bucket, k.checkpointModel),
-      ctx.storage.get(ctx.bucket, k.checkpointWeights),
+      ctx.storage.get(ctx.bucket, saved.modelJson),
+      ctx.storage.get(ctx.bucket, saved.weights),
     ]);
     const files = { modelJson, weights };
     const model = await loadAutoencoder({ autoencoder: files, encoder: files, decoder: files });
-    log.info({ epochsDone: state.epochsDone }, 'resumed from checkpoint');
+    state.resumes = (state.resumes ?? 0) + 1;
+    log.info({ epochsDone: state.epochsDone, step: state.step ?? 0 }, 'resumed from checkpoint');
+    await ctx.store.setDetail(runId, 'train', {
+      resumedFrom: { epoch: state.epochsDone + 1, step: state.step ?? 0 },
+      resumes: state.resumes,
+    });
     return { model, state };
   }
   const model = buildAutoencoder({
@@ -126,21 +144,32 @@ async function trainEpochs(
   const itemBytes = size * size * channels;
   const batchSize = spec.training.batchSize;
   const stepsPerEpoch = shards.reduce((a, s) => a + Math.ceil(s.count / batchSize), 0);
+  const everySteps = spec.training.checkpointSteps;
   let lastProgress = 0;
 
   for (let epoch = state.epochsDone; epoch < spec.training.epochs; epoch++) {
     const started = Date.now();
-    let lossSum = 0;
-    let seen = 0;
+    const resumeAt = epoch === state.epochsDone ? (state.step ?? 0) : 0;
+    let lossSum = resumeAt > 0 ? (state.lossSum ?? 0) : 0;
+    let seen = resumeAt > 0 ? (state.seen ?? 0) : 0;
     let step = 0;
     const order = permutation(shards.length, spec.training.seed * 7919 + epoch);
 
     for (const o of order) {
       const shard = shards[o];
+      const batches = Math.ceil(shard.count / batchSize);
+      if (step + batches <= resumeAt) {
+        step += batches; // done before the restart: not even read
+        continue;
+      }
       const pixels = await cache.get(shard.index);
       const rows = permutation(shard.count, spec.training.seed + epoch * 104729 + shard.index);
 
       for (let start = 0; start < rows.length; start += batchSize) {
+        if (step < resumeAt) {
+          step++;
+          continue;
+        }
         const n = Math.min(batchSize, rows.length - start);
         const batch = new Uint8Array(n * itemBytes);
         for (let i = 0; i < n; i++) {
@@ -154,6 +183,10 @@ async function trainEpochs(
 
         // Let BullMQ renew the job lock and answer Redis between steps.
         await yieldToEventLoop();
+        if (everySteps > 0 && step % everySteps === 0 && step < stepsPerEpoch) {
+          Object.assign(state, { epochsDone: epoch, step, lossSum, seen });
+          await checkpoint(ctx, runId, model, state);
+        }
         if (Date.now() - lastProgress > PROGRESS_EVERY_MS) {
           lastProgress = Date.now();
           await ctx.store.setDetail(runId, 'train', {
@@ -162,9 +195,9 @@ async function trainEpochs(
             stepsPerEpoch,
             loss: lossSum / seen,
           });
+          await throwIfCancelled(ctx, job.data);
         }
       }
-      await throwIfCancelled(ctx, runId);
     }
 
     const record: EpochRecord = {
@@ -174,7 +207,7 @@ async function trainEpochs(
       images: seen,
     };
     state.epochs.push(record);
-    state.epochsDone = epoch + 1;
+    Object.assign(state, { epochsDone: epoch + 1, step: 0, lossSum: 0, seen: 0 });
     await checkpoint(ctx, runId, model, state);
     await ctx.store.setDone(runId, 'train', state.epochsDone);
     await ctx.store.setDetail(runId, 'train', {
@@ -189,6 +222,11 @@ async function trainEpochs(
   }
 }
 
+/**
+ * Writes a checkpoint: its files under a new tag, then the state naming them, then the
+ * previous checkpoint's files are removed. A crash at any point leaves the state naming a
+ * complete set of files.
+ */
 async function checkpoint(
   ctx: ServiceContext,
   runId: string,
@@ -196,11 +234,23 @@ async function checkpoint(
   state: CheckpointState,
 ) {
   const k = runKeys(runId);
+  const previous = state.tag;
+  const tag = `e${pad(state.epochsDone, 3)}-s${pad(state.step ?? 0, 6)}`;
   const files = await saveModel(model.autoencoder, { includeOptimizer: true });
-  await ctx.storage.put(ctx.bucket, k.checkpointModel, files.modelJson);
-  await ctx.storage.put(ctx.bucket, k.checkpointWeights, files.weights);
-  // The state is written last: it names a checkpoint only once its files are complete.
+  const target = k.checkpointFiles(tag);
+  await ctx.storage.put(ctx.bucket, target.modelJson, files.modelJson);
+  await ctx.storage.put(ctx.bucket, target.weights, files.weights);
+  state.tag = tag;
   await ctx.storage.putJson(ctx.bucket, k.checkpoint, state);
+  if (previous && previous !== tag) {
+    const old = k.checkpointFiles(previous);
+    // Best effort: a leftover old checkpoint costs space, not correctness.
+    await ctx.storage.delete(ctx.bucket, [old.modelJson, old.weights]).catch(() => undefined);
+  }
+}
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
 }
 
 async function publish(
@@ -220,10 +270,17 @@ async function publish(
   await ctx.storage.putJson(ctx.bucket, k.training, { ...info, epochs: state.epochs });
 }
 
-async function queueEncoding(ctx: ServiceContext, runId: string, accepted: Map<number, number>) {
+async function queueEncoding(
+  ctx: ServiceContext,
+  runId: string,
+  gen: number,
+  accepted: Map<number, number>,
+) {
   const shards = [...accepted].filter(([, n]) => n > 0).map(([i]) => i);
+  const done = await ctx.store.shardsDone(runId, 'encode');
   await ctx.store.startStage(runId, 'encode', shards.length);
-  await ctx.producers.addShardFlow(runId, 'encode', shards, 'cluster', ctx.env.JOB_ATTEMPTS);
+  const todo = shards.filter((i) => !done.has(i)).sort((a, b) => a - b);
+  await ctx.producers.addShardFlow(runId, gen, 'encode', todo, 'cluster', ctx.env.JOB_ATTEMPTS);
 }
 
 /** Image shards kept in memory between epochs, up to a byte budget; the rest re-read. */

@@ -14,7 +14,7 @@ export interface TrainingShard {
  */
 export function trainingShards(
   accepted: Map<number, number>,
-  spec: Pick<RunSpec, 'training'>,
+  spec: { training: Pick<RunSpec['training'], 'maxImages'> },
 ): TrainingShard[] {
   const limit = spec.training.maxImages ?? Number.POSITIVE_INFINITY;
   const out: TrainingShard[] = [];

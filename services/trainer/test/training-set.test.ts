@@ -10,7 +10,7 @@ test('all accepted images are trained on when maxImages is unset', () => {
   ]);
   assert.deepEqual(
     trainingShards(accepted, {
-      training: { epochs: 1, batchSize: 1, learningRate: 1e-3, seed: 0 },
+      training: {},
     }),
     [
       { index: 0, count: 5 },
@@ -26,7 +26,7 @@ test('maxImages cuts the sample inside the last shard it reaches', () => {
     [2, 100],
   ]);
   const spec = {
-    training: { epochs: 1, batchSize: 1, learningRate: 1e-3, seed: 0, maxImages: 150 },
+    training: { maxImages: 150 },
   };
   assert.deepEqual(trainingShards(accepted, spec), [
     { index: 0, count: 100 },
