@@ -223,6 +223,49 @@ test(
 
     const listed = await client.list(5);
     assert.ok(listed.runs.some((r) => r.id === id));
+
+    // Browsing: cluster summaries, members nearest first across pages, original images.
+    const browsed = await client.clusters(id);
+    assert.equal(browsed.k, 10);
+    assert.deepEqual(
+      browsed.clusters.map((c) => c.size),
+      metrics.sizes,
+    );
+    const big = browsed.clusters.reduce((a, b) => (b.size > a.size ? b : a));
+    const members: { key: string; distance: number; image: string; rank: number }[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.members(id, big.cluster, 97, cursor);
+      members.push(...page.members);
+      cursor = page.next ?? undefined;
+    } while (cursor);
+    assert.equal(members.length, big.size);
+    assert.deepEqual(
+      members.map((m) => m.rank),
+      members.map((_, i) => i),
+    );
+    for (let i = 1; i < members.length; i++) {
+      assert.ok(members[i].distance >= members[i - 1].distance, 'members not nearest first');
+    }
+    const labelledHere = labelled.filter((r) => Number(r[1]) === big.cluster).map((r) => r[0]);
+    assert.deepEqual(members.map((m) => m.key).sort(), labelledHere.sort());
+    const original = await stack.storage.get('datasets', members[0].key);
+    assert.deepEqual(await client.fetchBytes(members[0].image), original);
+    const picture = await client.fetchBytes(big.pictures.decoded);
+    assert.deepEqual([...picture.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+
+    for (const [path, status, code] of [
+      [`/v1/runs/${id}/clusters/10/members`, 404, 'CLUSTER_NOT_FOUND'],
+      [`/v1/runs/${id}/clusters/x/members`, 404, 'CLUSTER_NOT_FOUND'],
+      [`/v1/runs/${id}/clusters/0/members?limit=0`, 400, 'VALIDATION_FAILED'],
+      [`/v1/runs/${id}/clusters/0/members?cursor=abc`, 400, 'VALIDATION_FAILED'],
+      [`/v1/runs/${id}/clusters/${big.cluster}/members/${big.size}/image`, 404, 'MEMBER_NOT_FOUND'],
+      [`/v1/runs/run_nosuchrun1/clusters`, 404, 'RUN_NOT_FOUND'],
+    ] as const) {
+      const res = await fetch(`${stack.apiUrl}${path}`);
+      assert.equal(res.status, status, path);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, code, path);
+    }
   },
 );
 
@@ -262,6 +305,12 @@ test(
     const status = await client.status(id);
     assert.equal(status.state, 'cancelled');
     assert.equal((await client.artifacts(id)).complete, false);
+    const clusters = await fetch(`${stack.apiUrl}/v1/runs/${id}/clusters`);
+    assert.equal(clusters.status, 409);
+    assert.equal(
+      ((await clusters.json()) as { error: { code: string } }).error.code,
+      'RUN_NOT_FINISHED',
+    );
   },
 );
 

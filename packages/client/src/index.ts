@@ -22,6 +22,24 @@ export interface Artifact {
 }
 
 /** A typed client of the imgcluster REST API (fetch-based, no dependencies). */
+/** One cluster as GET /v1/runs/:id/clusters lists it. */
+export interface ClusterSummary {
+  cluster: number;
+  size: number;
+  meanDistance: number;
+  labels?: Record<string, number>;
+  pictures: { samples: string; attention: string; decoded: string };
+  members: string;
+}
+
+/** One member of a cluster: its rank (0 = nearest the centre), key and squared distance. */
+export interface ClusterMember {
+  rank: number;
+  key: string;
+  distance: number;
+  image: string;
+}
+
 export class ImgclusterClient {
   constructor(readonly baseUrl: string) {}
 
@@ -54,6 +72,29 @@ export class ImgclusterClient {
     id: string,
   ): Promise<{ id: string; state: string; retry: number; resumesAt: string; url: string }> {
     return this.json('POST', `/v1/runs/${encodeURIComponent(id)}/retry`);
+  }
+
+  /** GET /v1/runs/:id/clusters: every cluster's size, pictures and members link. */
+  async clusters(id: string): Promise<{ id: string; k: number; clusters: ClusterSummary[] }> {
+    return this.json('GET', `/v1/runs/${encodeURIComponent(id)}/clusters`);
+  }
+
+  /** GET /v1/runs/:id/clusters/:c/members: one page of a cluster's members, nearest first. */
+  async members(
+    id: string,
+    cluster: number,
+    limit = 50,
+    cursor?: string,
+  ): Promise<{ cluster: number; size: number; members: ClusterMember[]; next: string | null }> {
+    const q = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
+    return this.json('GET', `/v1/runs/${encodeURIComponent(id)}/clusters/${cluster}/members?${q}`);
+  }
+
+  /** Downloads bytes from a URL path the API handed out (e.g. a member's `image`). */
+  async fetchBytes(path: string): Promise<Buffer> {
+    const res = await fetch(`${this.baseUrl}${path}`);
+    if (!res.ok) await this.fail(res);
+    return Buffer.from(await res.arrayBuffer());
   }
 
   /** GET /v1/runs/:id/artifacts. */

@@ -30,6 +30,8 @@ export const runKeys = (runId: string) => {
     clusters: `${root}/clusters.json`,
     clusterImage: (c: number, kind: 'samples' | 'attention' | 'decoded') =>
       `${root}/clusters/${String(c).padStart(3, '0')}-${kind}.png`,
+    /** Every member of a cluster, nearest the centre first. */
+    clusterMembers: (c: number) => `${root}/clusters/${String(c).padStart(3, '0')}-members.json`,
     metrics: `${root}/metrics.json`,
     report: `${root}/report.html`,
     manifest: `${root}/manifest.json`,

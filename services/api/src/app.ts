@@ -26,6 +26,36 @@ const listQuerySchema = z
   })
   .strict();
 
+const membersQuerySchema = z
+  .object({
+    /** Members per page, 1..500. Default 50. */
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    /** Opaque cursor from the previous page's `next`. */
+    cursor: z
+      .string()
+      .regex(/^\d{1,9}$/, 'must be the `next` of a previous page')
+      .optional(),
+  })
+  .strict();
+
+const indexSchema = z.string().regex(/^\d{1,9}$/);
+
+/** One cluster's summary as the cluster worker wrote it (clusters.json). */
+interface ClusterSummary {
+  cluster: number;
+  size: number;
+  meanDistance: number;
+  images: { samples: string; attention: string; decoded: string };
+  labels?: Record<string, number>;
+}
+
+/** One cluster's members file (clusters/NNN-members.json), nearest first. */
+interface ClusterMembers {
+  cluster: number;
+  size: number;
+  members: { key: string; distance: number; shard: number; row: number }[];
+}
+
 /** Builds the API (routes, error handling); listening is the caller's. */
 export function buildApp(ctx: ServiceContext): FastifyInstance {
   const app = Fastify({
@@ -175,6 +205,107 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
     },
   );
 
+  // Recently read members files: paging through a cluster reads its file once.
+  const membersCache = new Map<string, ClusterMembers>();
+  const clusterSummaries = async (status: RunStatus): Promise<ClusterSummary[]> => {
+    const summaries = await ctx.storage.getJsonIfExists<ClusterSummary[]>(
+      ctx.bucket,
+      runKeys(status.id).clusters,
+    );
+    if (!summaries || status.state !== 'succeeded') {
+      throw new ApiError(
+        'RUN_NOT_FINISHED',
+        `run ${status.id} is ${status.state}: its clusters exist once it has succeeded`,
+      );
+    }
+    return summaries;
+  };
+  const clusterMembers = async (status: RunStatus, c: string): Promise<ClusterMembers> => {
+    const k = (await clusterSummaries(status)).length;
+    if (!indexSchema.safeParse(c).success || Number(c) >= k) {
+      throw new ApiError(
+        'CLUSTER_NOT_FOUND',
+        `run ${status.id} has clusters 0..${k - 1}, not ${c}`,
+      );
+    }
+    const cacheKey = `${status.id}/${Number(c)}`;
+    let members = membersCache.get(cacheKey);
+    if (!members) {
+      members = await ctx.storage.getJson<ClusterMembers>(
+        ctx.bucket,
+        runKeys(status.id).clusterMembers(Number(c)),
+      );
+      if (membersCache.size >= 16) membersCache.delete(membersCache.keys().next().value!);
+      membersCache.set(cacheKey, members);
+    }
+    return members;
+  };
+
+  app.get<{ Params: { id: string } }>('/v1/runs/:id/clusters', async (request) => {
+    const status = await getRun(ctx, request.params.id);
+    const summaries = await clusterSummaries(status);
+    const base = `/v1/runs/${status.id}`;
+    return {
+      id: status.id,
+      k: summaries.length,
+      clusters: summaries.map((s) => ({
+        cluster: s.cluster,
+        size: s.size,
+        meanDistance: s.meanDistance,
+        ...(s.labels ? { labels: s.labels } : {}),
+        pictures: {
+          samples: `${base}/artifacts/${s.images.samples}`,
+          attention: `${base}/artifacts/${s.images.attention}`,
+          decoded: `${base}/artifacts/${s.images.decoded}`,
+        },
+        members: `${base}/clusters/${s.cluster}/members`,
+      })),
+    };
+  });
+
+  app.get<{ Params: { id: string; c: string } }>(
+    '/v1/runs/:id/clusters/:c/members',
+    async (request) => {
+      const query = parse(membersQuerySchema, request.query, 'query');
+      const status = await getRun(ctx, request.params.id);
+      const file = await clusterMembers(status, request.params.c);
+      const start = query.cursor === undefined ? 0 : Number(query.cursor);
+      const page = file.members.slice(start, start + query.limit);
+      const base = `/v1/runs/${status.id}/clusters/${file.cluster}/members`;
+      const end = start + page.length;
+      return {
+        id: status.id,
+        cluster: file.cluster,
+        size: file.size,
+        members: page.map((m, i) => ({
+          rank: start + i,
+          key: m.key,
+          distance: m.distance,
+          image: `${base}/${start + i}/image`,
+        })),
+        next: end < file.members.length ? String(end) : null,
+      };
+    },
+  );
+
+  app.get<{ Params: { id: string; c: string; rank: string } }>(
+    '/v1/runs/:id/clusters/:c/members/:rank/image',
+    async (request, reply) => {
+      const status = await getRun(ctx, request.params.id);
+      const file = await clusterMembers(status, request.params.c);
+      const { rank } = request.params;
+      const member = indexSchema.safeParse(rank).success ? file.members[Number(rank)] : undefined;
+      if (!member) {
+        throw new ApiError(
+          'MEMBER_NOT_FOUND',
+          `cluster ${file.cluster} has members 0..${file.members.length - 1}, not ${rank}`,
+        );
+      }
+      // The original input image, as uploaded.
+      return sendObject(ctx, reply, member.key, status.spec.input.bucket);
+    },
+  );
+
   app.get<{ Params: { id: string } }>('/v1/runs/:id/report', async (request, reply) => {
     const status = await getRun(ctx, request.params.id);
     return sendObject(ctx, reply, runKeys(status.id).report);
@@ -183,15 +314,25 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
   return app;
 }
 
-async function sendObject(ctx: ServiceContext, reply: import('fastify').FastifyReply, key: string) {
+async function sendObject(
+  ctx: ServiceContext,
+  reply: import('fastify').FastifyReply,
+  key: string,
+  bucket = ctx.bucket,
+) {
   try {
-    const obj = await ctx.storage.getStream(ctx.bucket, key);
+    const obj = await ctx.storage.getStream(bucket, key);
     void reply.header('content-type', obj.contentType ?? guessContentType(key));
     if (obj.size !== undefined) void reply.header('content-length', obj.size);
     return reply.send(obj.body);
   } catch (err) {
     if (err instanceof ObjectNotFoundError)
-      throw new ApiError('ARTIFACT_NOT_FOUND', `no artifact ${key.split('/').slice(2).join('/')}`);
+      throw new ApiError(
+        'ARTIFACT_NOT_FOUND',
+        bucket === ctx.bucket
+          ? `no artifact ${key.split('/').slice(2).join('/')}`
+          : `the input image s3://${bucket}/${key} is no longer in storage`,
+      );
     throw err;
   }
 }
@@ -265,6 +406,7 @@ function links(id: string) {
     artifacts: `/v1/runs/${id}/artifacts`,
     report: `/v1/runs/${id}/report`,
     retry: `/v1/runs/${id}/retry`,
+    clusters: `/v1/runs/${id}/clusters`,
   };
 }
 

@@ -25,11 +25,13 @@ export interface ClusterTotals {
   random: MemberRef[];
 }
 
-/** One labelled image. */
+/** One labelled image, and where its pixels and code are (shard, row). */
 export interface LabelRow {
   key: string;
   cluster: number;
   distance: number;
+  shard: number;
+  row: number;
 }
 
 /** Nearest and random members kept per cluster for the pictures. */
@@ -69,7 +71,7 @@ export async function assignAll(
       const c = result.labels[i];
       const d = result.distances[i];
       const ref: MemberRef = { key: codes.header.keys[i], shard: shardIndex, row: i, distance: d };
-      labels.push({ key: ref.key, cluster: c, distance: d });
+      labels.push({ key: ref.key, cluster: c, distance: d, shard: shardIndex, row: i });
       sizes[c] += 1;
       inertias[c] += d;
       inertia += d;

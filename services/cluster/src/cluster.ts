@@ -134,6 +134,7 @@ async function writeArtifacts(
   );
 
   await writeClusterPictures(ctx, runId, spec, clusters);
+  await writeMembers(ctx, runId, labels, k);
 
   const rejected = await gatherRejected(ctx, runId);
   const plan = await ctx.storage.getJson<{ shards: { index: number; keys: string[] }[] }>(
@@ -235,6 +236,26 @@ async function writeArtifacts(
     rejected: rejected.length,
     artifacts: listed.map((o) => ({ path: relative(o.key, runId), bytes: o.size })),
   });
+}
+
+/** Per cluster, every member with its distance, nearest first (for browsing). */
+async function writeMembers(ctx: ServiceContext, runId: string, labels: LabelRow[], k: number) {
+  const byCluster: LabelRow[][] = Array.from({ length: k }, () => []);
+  for (const row of labels) byCluster[row.cluster].push(row);
+  for (const [c, rows] of byCluster.entries()) {
+    rows.sort((a, b) => a.distance - b.distance || (a.key < b.key ? -1 : 1));
+    const members = rows.map((r) => ({
+      key: r.key,
+      distance: r.distance,
+      shard: r.shard,
+      row: r.row,
+    }));
+    await ctx.storage.putJson(ctx.bucket, runKeys(runId).clusterMembers(c), {
+      cluster: c,
+      size: rows.length,
+      members,
+    });
+  }
 }
 
 async function gatherRejected(ctx: ServiceContext, runId: string): Promise<RejectedImage[]> {

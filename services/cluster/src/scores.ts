@@ -18,7 +18,7 @@ export interface Scores {
  */
 export function scoreAgainst(
   truth: Record<string, string | number>,
-  rows: LabelRow[],
+  rows: Pick<LabelRow, 'key' | 'cluster'>[],
   k: number,
 ): Scores | undefined {
   const names = new Map<string, number>();
