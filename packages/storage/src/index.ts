@@ -10,6 +10,16 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
+import { ObjectNotFoundError } from './errors.js';
+import { ObjectReader } from './object-reader.js';
+
+export {
+  ObjectNotFoundError,
+  StorageNetworkError,
+  StorageResponseError,
+  StorageTimeoutError,
+  type ResponseMetadata,
+} from './errors.js';
 
 /** Connection settings, usually taken from the service's environment. */
 export interface StorageConfig {
@@ -19,25 +29,16 @@ export interface StorageConfig {
   accessKeyId?: string;
   secretAccessKey?: string;
   forcePathStyle: boolean;
-  /** Attempts per request, with the SDK's exponential backoff. Default 5. */
+  /** Attempts per request, the first included, with exponential backoff between. Default 5. */
   maxAttempts?: number;
-  /** A request whose socket is idle this long (ms) fails as a timeout and is retried. Default 30000. */
+  /** A request whose socket is idle this long (ms) fails as a timeout, retried. Default 30000. */
   timeoutMs?: number;
 }
 
 /** Attempts at reading a whole body when the connection breaks mid-transfer. */
 const BODY_ATTEMPTS = 3;
-
-/** The object does not exist. */
-export class ObjectNotFoundError extends Error {
-  readonly code = 'OBJECT_NOT_FOUND';
-  constructor(
-    readonly bucket: string,
-    readonly key: string,
-  ) {
-    super(`object not found: s3://${bucket}/${key}`);
-  }
-}
+/** Connecting to object storage may take this long (ms). */
+const CONNECT_TIMEOUT_MS = 5000;
 
 /** One listed object. */
 export interface ListedObject {
@@ -51,16 +52,20 @@ export interface ListedObject {
  */
 export class Storage {
   readonly client: S3Client;
+  /** Whole-object GETs without the SDK's per-request overhead (see ObjectReader). */
+  private readonly reader: ObjectReader;
 
   constructor(config: StorageConfig) {
+    const maxAttempts = config.maxAttempts ?? 5;
+    const timeoutMs = config.timeoutMs ?? 30_000;
     const options: S3ClientConfig = {
       region: config.region,
       endpoint: config.endpoint,
       forcePathStyle: config.forcePathStyle,
-      maxAttempts: config.maxAttempts ?? 5,
+      maxAttempts,
       requestHandler: {
-        connectionTimeout: 5000,
-        socketTimeout: config.timeoutMs ?? 30_000,
+        connectionTimeout: CONNECT_TIMEOUT_MS,
+        socketTimeout: timeoutMs,
       },
     };
     if (config.accessKeyId && config.secretAccessKey) {
@@ -75,6 +80,12 @@ export class Storage {
       options.responseChecksumValidation = 'WHEN_REQUIRED';
     }
     this.client = new S3Client(options);
+    this.reader = new ObjectReader(this.client, {
+      endpoint: config.endpoint,
+      maxAttempts,
+      timeoutMs,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    });
   }
 
   /** Creates the bucket when it does not exist yet. */
@@ -109,10 +120,21 @@ export class Storage {
   }
 
   /**
-   * Reads a whole object into memory. The SDK retries a request that fails before its
-   * body starts; a connection that breaks during the body is retried here.
+   * Reads a whole object into memory with one signed GET (retried on network errors,
+   * timeouts, 5xx and throttling, maxAttempts requests in all, a broken body included).
+   * Throws ObjectNotFoundError on 404 and StorageResponseError on any other error answer.
    */
   async get(bucket: string, key: string): Promise<Buffer> {
+    const target = await this.reader.target(bucket);
+    if (target) return this.reader.read(target, bucket, key);
+    return this.getThroughSdk(bucket, key);
+  }
+
+  /**
+   * The SDK's read, for buckets the lean path does not serve. The SDK retries a request that
+   * fails before its body starts; a connection that breaks during the body is retried here.
+   */
+  private async getThroughSdk(bucket: string, key: string): Promise<Buffer> {
     for (let attempt = 1; ; attempt++) {
       const { body } = await this.getStream(bucket, key);
       try {
@@ -196,6 +218,7 @@ export class Storage {
 
   /** Releases the client's sockets. */
   close(): void {
+    this.reader.close();
     this.client.destroy();
   }
 }
@@ -203,7 +226,8 @@ export class Storage {
 /**
  * True for an answer object storage will give again on retry: a 4xx other than timeout
  * and throttling (access denied, no such bucket, bad request) or a missing object.
- * Network errors, timeouts and 5xx are transient.
+ * Network errors, timeouts and 5xx are transient. Works for the SDK's errors and for
+ * StorageResponseError alike: both carry the status in `$metadata.httpStatusCode`.
  */
 export function isPermanentStorageError(err: unknown): boolean {
   if (err instanceof ObjectNotFoundError) return true;
