@@ -40,6 +40,23 @@ export interface ClusterMember {
   image: string;
 }
 
+/** What PUT /v1/uploads/:bucket/<key> stored. */
+export interface UploadResult {
+  bucket: string;
+  key: string;
+  bytes: number;
+}
+
+/** One page of GET /v1/uploads/:bucket: objects in key order, `next` the next page's cursor. */
+export interface UploadPage {
+  bucket: string;
+  prefix: string;
+  /** The largest upload the API accepts, in bytes. */
+  maxBytes: number;
+  objects: { key: string; bytes: number }[];
+  next: string | null;
+}
+
 export class ImgclusterClient {
   constructor(readonly baseUrl: string) {}
 
@@ -88,6 +105,46 @@ export class ImgclusterClient {
   ): Promise<{ cluster: number; size: number; members: ClusterMember[]; next: string | null }> {
     const q = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
     return this.json('GET', `/v1/runs/${encodeURIComponent(id)}/clusters/${cluster}/members?${q}`);
+  }
+
+  /**
+   * PUT /v1/uploads/:bucket/<key>: stores one object with these bytes (any bucket but the
+   * artifact bucket; created if missing). Keys with `.` or `..` segments are refused here,
+   * since URLs cannot carry them.
+   */
+  async upload(
+    bucket: string,
+    key: string,
+    body: Uint8Array<ArrayBuffer>,
+    contentType = 'application/octet-stream',
+  ): Promise<UploadResult> {
+    const parts = key.split('/');
+    if (parts.some((p) => p === '.' || p === '..')) {
+      throw new Error(
+        `cannot upload ${JSON.stringify(key)}: a key may not have '.' or '..' segments`,
+      );
+    }
+    const path = `/v1/uploads/${encodeURIComponent(bucket)}/${parts.map(encodeURIComponent).join('/')}`;
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method: 'PUT',
+      headers: { 'content-type': contentType },
+      body,
+    });
+    if (!res.ok) await this.fail(res);
+    return (await res.json()) as UploadResult;
+  }
+
+  /** GET /v1/uploads/:bucket: one page (at most `limit`, ≤ 1000) of the objects under `prefix`. */
+  async listUploads(
+    bucket: string,
+    options: { prefix?: string; cursor?: string; limit?: number } = {},
+  ): Promise<UploadPage> {
+    const q = new URLSearchParams({
+      prefix: options.prefix ?? '',
+      ...(options.cursor ? { cursor: options.cursor } : {}),
+      ...(options.limit ? { limit: String(options.limit) } : {}),
+    });
+    return this.json('GET', `/v1/uploads/${encodeURIComponent(bucket)}?${q}`);
   }
 
   /** Downloads bytes from a URL path the API handed out (e.g. a member's `image`). */

@@ -30,6 +30,16 @@ export const envSchema = z.object({
   API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   /** Address the API binds. Default 127.0.0.1. */
   API_HOST: z.string().min(1).default('127.0.0.1'),
+  /**
+   * Largest file PUT /v1/uploads accepts, in bytes (the API holds one in memory while it
+   * stores it). Default 52428800 (50 MiB), at most 1 GiB.
+   */
+  UPLOAD_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 30)
+    .default(50 * 2 ** 20),
   /** pino log level. Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** TensorFlow.js backend: auto picks tensorflow-gpu, tensorflow, wasm, cpu in that order. */

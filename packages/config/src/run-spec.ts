@@ -3,8 +3,12 @@ import { z } from 'zod';
 /** S3 keys are UTF-8: a string with a lone surrogate half cannot be one. */
 const wellFormed = (v: string) =>
   !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(v);
-const objectKey = z.string().min(1).max(1024).refine(wellFormed, 'must be valid Unicode');
-const bucketName = z
+/** An object key: 1 to 1024 characters of valid Unicode. */
+export const objectKey = z.string().min(1).max(1024).refine(wellFormed, 'must be valid Unicode');
+/** A key prefix: like a key, but may be empty (the whole bucket). */
+export const keyPrefix = z.string().max(1024).refine(wellFormed, 'must be valid Unicode');
+/** An S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens. */
+export const bucketName = z
   .string()
   .min(3)
   .max(63)
@@ -20,7 +24,7 @@ export const runSpecSchema = z
       .object({
         bucket: bucketName,
         /** Key prefix; '' means the whole bucket. */
-        prefix: z.string().max(1024).refine(wellFormed, 'must be valid Unicode').default(''),
+        prefix: keyPrefix.default(''),
       })
       .strict(),
     /**

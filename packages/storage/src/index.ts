@@ -200,6 +200,31 @@ export class Storage {
     }
   }
 
+  /**
+   * One page of at most `limit` objects under a prefix, after the key `after` (exclusive),
+   * in key order; `truncated` says whether more follow.
+   */
+  async listPage(
+    bucket: string,
+    prefix: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ objects: ListedObject[]; truncated: boolean }> {
+    const page = await this.client.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        StartAfter: after,
+        MaxKeys: limit,
+      }),
+    );
+    const objects: ListedObject[] = [];
+    for (const item of page.Contents ?? []) {
+      if (item.Key !== undefined) objects.push({ key: item.Key, size: item.Size ?? 0 });
+    }
+    return { objects, truncated: page.IsTruncated === true };
+  }
+
   /** Lists every object under a prefix, following pagination to the end. */
   async list(bucket: string, prefix: string): Promise<ListedObject[]> {
     const out: ListedObject[] = [];

@@ -5,12 +5,14 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
 } from 'fastify';
-import { z, type ZodError } from 'zod';
+import { z } from 'zod';
 import { runKeys, runSpecSchema, STAGES, type RunSpec } from '@imgcluster/config';
 import { resumeRun, RunStore, type RunStatus } from '@imgcluster/queues';
 import type { ServiceContext } from '@imgcluster/runtime';
 import { guessContentType, ObjectNotFoundError } from '@imgcluster/storage';
-import { ApiError, type ApiIssue } from './errors.js';
+import { ApiError } from './errors.js';
+import { isMissingBucket, uploadRoutes } from './uploads.js';
+import { parse } from './validate.js';
 
 const runIdSchema = z.string().regex(/^run_[a-z0-9]{6,40}$/);
 
@@ -311,6 +313,8 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
     return sendObject(ctx, reply, runKeys(status.id).report);
   });
 
+  void app.register(uploadRoutes(ctx));
+
   return app;
 }
 
@@ -349,11 +353,7 @@ async function checkInputs(ctx: ServiceContext, spec: RunSpec) {
   try {
     await ctx.storage.list(spec.input.bucket, `${spec.input.prefix}\u0000`);
   } catch (err) {
-    const name = (err as { name?: string }).name;
-    if (
-      name === 'NoSuchBucket' ||
-      (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
-    ) {
+    if (isMissingBucket(err)) {
       throw new ApiError('INPUT_BUCKET_NOT_FOUND', `bucket ${spec.input.bucket} does not exist`, [
         { path: 'body.input.bucket', message: 'bucket does not exist' },
       ]);
@@ -368,19 +368,6 @@ async function checkInputs(ctx: ServiceContext, spec: RunSpec) {
       ]);
     }
   }
-}
-
-function parse<T extends z.ZodTypeAny>(schema: T, value: unknown, where: string): z.infer<T> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  throw new ApiError('VALIDATION_FAILED', `invalid ${where}`, zodIssues(result.error, where));
-}
-
-function zodIssues(error: ZodError, where: string): ApiIssue[] {
-  return error.issues.map((i) => ({
-    path: [where, ...i.path].join('.'),
-    message: i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : i.message,
-  }));
 }
 
 function toApiError(err: FastifyError): ApiError {

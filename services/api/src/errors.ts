@@ -1,6 +1,7 @@
 /**
  * Every error the API answers with: a stable code, its HTTP status and a message. Codes
- * are never reused for another meaning.
+ * are never reused for another meaning. INPUT_BUCKET_NOT_FOUND is a 400 where a request
+ * body names the bucket (POST /v1/runs) and a 404 where the URL does (GET /v1/uploads).
  */
 export const API_ERRORS = {
   VALIDATION_FAILED: { status: 400, message: 'the request is not valid' },
@@ -17,6 +18,11 @@ export const API_ERRORS = {
   CLUSTER_NOT_FOUND: { status: 404, message: 'the run has no such cluster' },
   MEMBER_NOT_FOUND: { status: 404, message: 'the cluster has no such member' },
   RUN_NOT_RETRYABLE: { status: 409, message: 'only a failed or cancelled run can be retried' },
+  UPLOAD_BUCKET_RESERVED: {
+    status: 400,
+    message: 'the artifact bucket only holds run artifacts: upload into another bucket',
+  },
+  UPLOAD_TOO_LARGE: { status: 413, message: 'the file is larger than UPLOAD_MAX_BYTES' },
   STORAGE_UNAVAILABLE: { status: 503, message: 'object storage did not answer' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const;
@@ -36,9 +42,11 @@ export class ApiError extends Error {
     readonly code: ApiErrorCode,
     message?: string,
     readonly issues?: ApiIssue[],
+    /** Overrides the code's usual status (see INPUT_BUCKET_NOT_FOUND). */
+    status?: number,
   ) {
     super(message ?? API_ERRORS[code].message);
-    this.status = API_ERRORS[code].status;
+    this.status = status ?? API_ERRORS[code].status;
   }
 
   toBody() {

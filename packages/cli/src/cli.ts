@@ -1,0 +1,62 @@
+import { ImgclusterClient } from '@imgcluster/client';
+import { parseCommandLine, usageLine, type CommandName } from './args.js';
+import { clusters } from './commands/clusters.js';
+import { download } from './commands/download.js';
+import { run } from './commands/run.js';
+import { cancel, list, retry, status } from './commands/runs.js';
+import { upload } from './commands/upload.js';
+import { writeLines, type Command, type Io } from './context.js';
+import { describeError, EXIT, UsageError } from './errors.js';
+
+const HANDLERS: Record<CommandName, Command> = {
+  upload,
+  run,
+  status,
+  cancel,
+  retry,
+  list,
+  download,
+  clusters,
+};
+
+/**
+ * Runs one command line; resolves to the exit code: 0 done, 1 failed (the API refused, a
+ * run failed, a file could not be sent), 2 bad arguments.
+ */
+export async function main(argv: string[], io: Io): Promise<number> {
+  let api = '';
+  try {
+    const parsed = parseCommandLine(argv, io.env);
+    if (parsed.kind === 'help') {
+      io.stdout.write(parsed.text);
+      return EXIT.ok;
+    }
+    api = parsed.api;
+    const client = new ImgclusterClient(parsed.api);
+    const { args, options } = parsed;
+    return await HANDLERS[parsed.command]({ client, api, io, args, options });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      writeLines(io.stderr, usageLines(err));
+      return EXIT.usage;
+    }
+    writeLines(io.stderr, describeError(err, api));
+    return EXIT.failed;
+  }
+}
+
+function usageLines(err: UsageError): string[] {
+  const command = err.command as CommandName | undefined;
+  if (!command) {
+    return [
+      `imgcluster: ${err.message}`,
+      'Usage: imgcluster [--api URL] <command> [arguments] [options]',
+      'Run `imgcluster --help` for the commands.',
+    ];
+  }
+  return [
+    `imgcluster ${command}: ${err.message}`,
+    `Usage: ${usageLine(command)}`,
+    `Run \`imgcluster ${command} --help\` for details.`,
+  ];
+}

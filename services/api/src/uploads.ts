@@ -1,0 +1,171 @@
+import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import { bucketName, keyPrefix, objectKey } from '@imgcluster/config';
+import type { ServiceContext } from '@imgcluster/runtime';
+import { guessContentType } from '@imgcluster/storage';
+import { ApiError } from './errors.js';
+import { parse } from './validate.js';
+
+/**
+ * Uploads through the API, so clients never hold storage credentials:
+ *
+ *   PUT /v1/uploads/:bucket/<key>   the raw file bytes → 201 {bucket, key, bytes}
+ *   GET /v1/uploads/:bucket         one page of {key, bytes} under ?prefix=
+ *
+ * Any bucket but the artifact bucket; a bucket is created by its first upload.
+ */
+
+/**
+ * The key of an upload: an object key without `.` or `..` segments, each segment at most
+ * 255 bytes (object stores that keep objects as files, MinIO among them, allow no longer).
+ */
+const uploadKey = objectKey
+  .refine(
+    (key) => !key.split('/').some((part) => part === '.' || part === '..'),
+    "must not have '.' or '..' segments",
+  )
+  .refine(
+    (key) => key.split('/').every((part) => Buffer.byteLength(part) <= 255),
+    'must not have a segment longer than 255 bytes',
+  );
+
+const uploadTargetSchema = z.object({ bucket: bucketName, key: uploadKey }).strict();
+const bucketParamsSchema = z.object({ bucket: bucketName }).strict();
+
+const listQuerySchema = z
+  .object({
+    /** Only keys starting with this. Default '' (the whole bucket). */
+    prefix: keyPrefix.default(''),
+    /** Opaque cursor from the previous page's `next`. */
+    cursor: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,4100}$/, 'must be the `next` of a previous page')
+      .optional(),
+    /** Objects per page, 1..1000. Default 1000. */
+    limit: z.coerce.number().int().min(1).max(1000).default(1000),
+  })
+  .strict();
+
+/** True when object storage says the bucket does not exist. */
+export function isMissingBucket(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NoSuchBucket' || e?.$metadata?.httpStatusCode === 404;
+}
+
+/** The upload routes, in a scope of their own: any content type is read as raw bytes here. */
+export function uploadRoutes(ctx: ServiceContext): FastifyPluginAsync {
+  const maxBytes = ctx.env.UPLOAD_MAX_BYTES;
+
+  return async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) =>
+      done(null, body),
+    );
+    scope.setErrorHandler((err: FastifyError) => {
+      // Thrown on, the parent's handler answers in the API's error shape.
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        throw new ApiError(
+          'UPLOAD_TOO_LARGE',
+          `the file is larger than the API accepts (UPLOAD_MAX_BYTES = ${maxBytes} bytes)`,
+        );
+      }
+      throw err;
+    });
+
+    const created = new Map<string, Promise<void>>();
+    const ensureBucket = (bucket: string) => {
+      let pending = created.get(bucket);
+      if (!pending) {
+        pending = ctx.storage.ensureBucket(bucket);
+        created.set(bucket, pending);
+        pending.catch(() => created.delete(bucket));
+      }
+      return pending;
+    };
+
+    scope.put<{ Params: { bucket: string; '*': string } }>(
+      '/v1/uploads/:bucket/*',
+      { bodyLimit: maxBytes },
+      async (request, reply) => {
+        const { bucket, key } = parse(
+          uploadTargetSchema,
+          { bucket: request.params.bucket, key: request.params['*'] },
+          'params',
+        );
+        refuseArtifactBucket(ctx, bucket);
+        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+
+        try {
+          await ensureBucket(bucket);
+          await ctx.storage.put(
+            bucket,
+            key,
+            body,
+            contentType(request.headers['content-type'], key),
+          );
+        } catch (err) {
+          throw new ApiError('STORAGE_UNAVAILABLE', `object storage: ${(err as Error).message}`);
+        }
+        request.log.debug({ bucket, key, bytes: body.length }, 'upload stored');
+        return reply.status(201).send({ bucket, key, bytes: body.length });
+      },
+    );
+
+    scope.get<{ Params: { bucket: string } }>('/v1/uploads/:bucket', async (request) => {
+      const { bucket } = parse(bucketParamsSchema, request.params, 'params');
+      const query = parse(listQuerySchema, request.query, 'query');
+      refuseArtifactBucket(ctx, bucket);
+      const after =
+        query.cursor === undefined ? undefined : Buffer.from(query.cursor, 'base64url').toString();
+      const page = await listPage(ctx, bucket, query.prefix, after, query.limit);
+      return { bucket, prefix: query.prefix, maxBytes, ...page };
+    });
+  };
+}
+
+function refuseArtifactBucket(ctx: ServiceContext, bucket: string) {
+  if (bucket !== ctx.bucket) return;
+  throw new ApiError(
+    'UPLOAD_BUCKET_RESERVED',
+    `bucket ${bucket} holds the run artifacts (S3_BUCKET): upload into another bucket`,
+    [{ path: 'params.bucket', message: 'is the artifact bucket' }],
+  );
+}
+
+/** The request's content type when it says more than "bytes", else one guessed from the key. */
+function contentType(header: string | undefined, key: string): string {
+  const given = header?.trim();
+  if (!given || given.length > 200 || /^application\/octet-stream\b/i.test(given)) {
+    return guessContentType(key);
+  }
+  return /^[\x20-\x7e]+$/.test(given) ? given : guessContentType(key);
+}
+
+/** One page of objects after the key `after`, with the cursor of the next page. */
+async function listPage(
+  ctx: ServiceContext,
+  bucket: string,
+  prefix: string,
+  after: string | undefined,
+  limit: number,
+) {
+  let out;
+  try {
+    out = await ctx.storage.listPage(bucket, prefix, after, limit);
+  } catch (err) {
+    if (isMissingBucket(err)) {
+      throw new ApiError(
+        'INPUT_BUCKET_NOT_FOUND',
+        `bucket ${bucket} does not exist`,
+        [{ path: 'params.bucket', message: 'bucket does not exist' }],
+        404,
+      );
+    }
+    throw new ApiError('STORAGE_UNAVAILABLE', `object storage: ${(err as Error).message}`);
+  }
+
+  const objects = out.objects.map((o) => ({ key: o.key, bytes: o.size }));
+  const last = objects.at(-1)?.key;
+  const next = out.truncated && last !== undefined ? Buffer.from(last).toString('base64url') : null;
+  return { objects, next };
+}
