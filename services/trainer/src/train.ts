@@ -7,12 +7,12 @@ import {
   loadAutoencoder,
   pixelsToFloat32,
   saveModel,
-  trainStep,
   type AutoencoderParts,
 } from '@imgcluster/model';
 import { PermanentJobError, type RunJobData } from '@imgcluster/queues';
 import { throwIfCancelled, type ServiceContext } from '@imgcluster/runtime';
 import { decodeShard } from '@imgcluster/shard';
+import { trainBatch } from './step.js';
 import { permutation, trainingShards, type TrainingShard } from './training-set.js';
 
 /**
@@ -176,7 +176,7 @@ async function trainEpochs(
           const r = rows[start + i];
           batch.set(pixels.subarray(r * itemBytes, (r + 1) * itemBytes), i * itemBytes);
         }
-        const loss = await trainStep(model.autoencoder, pixelsToFloat32(batch));
+        const loss = await trainBatch(model.autoencoder, pixelsToFloat32(batch), n, size, channels);
         lossSum += loss * n;
         seen += n;
         step++;
