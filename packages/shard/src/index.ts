@@ -87,6 +87,23 @@ function checkConsistent(header: ShardHeader, data: Uint8Array | Float32Array): 
   }
 }
 
+/** Bytes to read from a shard's start to learn where its data begins (see dataOffset). */
+export const PREAMBLE_BYTES = 12;
+
+/**
+ * Where the data of a shard starts, from its first PREAMBLE_BYTES bytes: with it, one
+ * item can be read with a ranged request instead of the whole shard.
+ */
+export function dataOffset(preamble: Uint8Array): number {
+  const buf = Buffer.from(preamble.buffer, preamble.byteOffset, preamble.byteLength);
+  if (buf.length < PREAMBLE_BYTES || buf.readUInt32LE(0) !== MAGIC) {
+    throw new ShardFormatError('bad magic');
+  }
+  const version = buf.readUInt32LE(4);
+  if (version !== VERSION) throw new ShardFormatError(`unsupported shard version ${version}`);
+  return align8(PREAMBLE_BYTES + buf.readUInt32LE(8));
+}
+
 function align8(n: number): number {
   return Math.ceil(n / 8) * 8;
 }

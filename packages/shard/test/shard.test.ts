@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeShard, encodeShard, ShardFormatError } from '../src/index.js';
+import {
+  dataOffset,
+  decodeShard,
+  encodeShard,
+  PREAMBLE_BYTES,
+  ShardFormatError,
+} from '../src/index.js';
 
 test('uint8 and float32 shards round-trip with keys', () => {
   const pixels = Uint8Array.from({ length: 2 * 4 * 4 }, (_, i) => i);
@@ -25,4 +31,12 @@ test('inconsistent shapes and corrupt bytes are refused', () => {
   assert.throws(() => decodeShard(Buffer.from('not a shard at all')), ShardFormatError);
   const good = encodeShard({ dtype: 'uint8', shape: [1, 2], keys: ['a'] }, new Uint8Array(2));
   assert.throws(() => decodeShard(good.subarray(0, good.length - 1)), ShardFormatError);
+});
+
+test('dataOffset locates an item from the first bytes alone', () => {
+  const data = new Uint8Array(3 * 4).map((_, i) => i);
+  const bytes = encodeShard({ dtype: 'uint8', shape: [3, 4], keys: ['a', 'bé', 'c'] }, data);
+  const start = dataOffset(bytes.subarray(0, PREAMBLE_BYTES));
+  assert.deepEqual([...bytes.subarray(start + 4, start + 8)], [4, 5, 6, 7]);
+  assert.throws(() => dataOffset(new Uint8Array(12)), /bad magic/);
 });

@@ -149,6 +149,19 @@ export class Storage {
     }
   }
 
+  /** Reads bytes `start` to `end` (inclusive) of an object. */
+  async getRange(bucket: string, key: string, start: number, end: number): Promise<Buffer> {
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end}` }),
+      );
+      return Buffer.from(await out.Body!.transformToByteArray());
+    } catch (err) {
+      if (isNotFound(err)) throw new ObjectNotFoundError(bucket, key);
+      throw err;
+    }
+  }
+
   /** Reads and parses a JSON object. */
   async getJson<T>(bucket: string, key: string): Promise<T> {
     return JSON.parse((await this.get(bucket, key)).toString('utf8')) as T;

@@ -109,6 +109,8 @@ describe('against the local S3 server', () => {
       const big = Buffer.alloc(3 * 1024 * 1024 + 17).map((_, i) => (i * 31) & 0xff);
       await storage.put(BUCKET, 'big/object.bin', big);
       assert.ok((await storage.get(BUCKET, 'big/object.bin')).equals(big));
+      const middle = await storage.getRange(BUCKET, 'big/object.bin', 1000, 1999);
+      assert.ok(middle.equals(big.subarray(1000, 2000)));
       const parallel = await Promise.all(ODD_KEYS.map((key) => storage.get(BUCKET, key)));
       parallel.forEach((b, i) => assert.deepEqual(b, body(ODD_KEYS[i])));
     } finally {
