@@ -12,8 +12,26 @@
  *   paths call directly (the fused-conv gradient that layers use for linear and sigmoid convs
  *   never consults the gradient registry), so they are replaced in the kernel registry for
  *   cpu and wasm instead (see conv-kernels.ts). Native TensorFlow keeps its own kernels.
+ * - Speed on wasm: the 2×2 max-pool gradient runs as one kernel (pool-grad-kernel.ts),
+ *   Identity and same-dtype Cast share buffers instead of copying them
+ *   (shared-data-kernels.ts), and one-output-channel fused convs run as depthwise convs
+ *   (single-channel-conv-kernel.ts).
  */
 import { CONV_KERNEL_TARGETS, makeConvKernel } from './conv-kernels.js';
+import {
+  MAX_POOL_2X2_GRAD,
+  MAX_POOL_2X2_GRAD_BACKEND,
+  maxPool2x2GradKernel,
+} from './pool-grad-kernel.js';
+import {
+  SINGLE_CHANNEL_CONV_KERNEL,
+  makeSingleChannelConvKernel,
+} from './single-channel-conv-kernel.js';
+import {
+  SHARED_DATA_BACKEND,
+  SHARED_DATA_KERNELS,
+  makeSharedDataKernel,
+} from './shared-data-kernels.js';
 import { tf } from './tf.js';
 
 /** Backends whose stock gradients are used unchanged. */
@@ -37,9 +55,14 @@ function pair(v: unknown, fallback: number): [number, number] {
 
 /**
  * Input gradient of a 2×2, stride-2 max pool over even H and W: the whole upstream gradient
- * goes to the first maximum of each window in row-major order (TensorFlow's semantics).
+ * goes to the first maximum of each window in row-major order (TensorFlow's semantics). On
+ * wasm a single-pass kernel (pool-grad-kernel.ts) computes it; elsewhere tensor ops do.
  */
 export function maxPool2x2Grad(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D {
+  const kernelReady = tf.getKernel(MAX_POOL_2X2_GRAD, tf.getBackend()) != null;
+  if (kernelReady && x.dtype === 'float32' && dy.dtype === 'float32') {
+    return tf.engine().runKernel(MAX_POOL_2X2_GRAD, { x, dy }, {}) as tf.Tensor4D;
+  }
   return tf.tidy(() => {
     const [b, h, w, c] = x.shape;
     const ho = h / 2;
@@ -57,17 +80,18 @@ export function maxPool2x2Grad(x: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D {
 
 /**
  * Input gradient of nearest-neighbour upsampling by integer factors (alignCorners and
- * halfPixelCenters false): each input pixel receives the sum of its output block.
+ * halfPixelCenters false): each input pixel receives the sum of its output block, taken as
+ * an s×t average pool times s·t (one pooling kernel instead of sums over inner axes, which
+ * wasm runs as transposes plus reductions).
  */
 export function upsampleNearestGrad(images: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
-    const [b, h, w, c] = images.shape;
+    const [, h, w] = images.shape;
     const [, oh, ow] = dy.shape;
     const s = oh / h;
     const t = ow / w;
-    const rows = tf.sum(tf.reshape(dy, [b * h, s, ow * c]), 1);
-    const cols = tf.sum(tf.reshape(rows, [b * h * w, t, c]), 1);
-    return tf.reshape(cols, [b, h, w, c]);
+    if (s * t === 1) return tf.clone(dy);
+    return tf.mul(tf.avgPool(dy, [s, t], [s, t], 'valid'), s * t);
   });
 }
 
@@ -156,27 +180,63 @@ function registerGradientConfigs(): void {
   }
 }
 
-/** Installs the conv backprop kernels of CONV_KERNEL_TARGETS (idempotent). */
-function registerConvKernels(): void {
-  for (const { kernelName, backendName } of CONV_KERNEL_TARGETS) {
+/** A kernel that registerGradientFixes() replaces, and how to build the replacement. */
+interface KernelReplacement {
+  kernelName: string;
+  backendName: string;
+  make: (stock: tf.KernelConfig | null) => tf.KernelConfig | null;
+}
+
+/** The conv backprop kernels of CONV_KERNEL_TARGETS and the wasm speed-ups. */
+const KERNEL_REPLACEMENTS: KernelReplacement[] = [
+  ...CONV_KERNEL_TARGETS.map(({ kernelName, backendName }) => ({
+    kernelName,
+    backendName,
+    make: (stock: tf.KernelConfig | null) => makeConvKernel(kernelName, backendName, stock),
+  })),
+  ...SHARED_DATA_KERNELS.map((kernelName) => ({
+    kernelName,
+    backendName: SHARED_DATA_BACKEND,
+    make: (stock: tf.KernelConfig | null) =>
+      stock == null ? null : makeSharedDataKernel(kernelName, stock),
+  })),
+  {
+    ...SINGLE_CHANNEL_CONV_KERNEL,
+    make: (stock: tf.KernelConfig | null) =>
+      stock == null ? null : makeSingleChannelConvKernel(stock),
+  },
+];
+
+/** Installs KERNEL_REPLACEMENTS (idempotent). */
+function registerKernelReplacements(): void {
+  for (const { kernelName, backendName, make } of KERNEL_REPLACEMENTS) {
     const current = tf.getKernel(kernelName, backendName) ?? null;
     if (current != null && oursKernel.has(current)) continue;
+    const fixed = make(current);
+    if (fixed == null) continue;
     stockKernels.set(`${kernelName}/${backendName}`, { kernelName, backendName, stock: current });
     if (current != null) tf.unregisterKernel(kernelName, backendName);
-    const fixed = makeConvKernel(kernelName, backendName, current);
     oursKernel.add(fixed);
     tf.registerKernel(fixed);
   }
 }
 
+/** Adds the wasm max-pool gradient kernel that maxPool2x2Grad uses (idempotent). */
+function registerPoolKernel(): void {
+  if (tf.getKernel(MAX_POOL_2X2_GRAD, MAX_POOL_2X2_GRAD_BACKEND) != null) return;
+  tf.registerKernel(maxPool2x2GradKernel());
+}
+
 /**
  * Installs imgcluster's corrected gradients: MaxPool and ResizeNearestNeighbor gradient
- * configs, the cpu/wasm Conv2DBackpropFilter kernels and the wasm Conv2DBackpropInput
- * kernel. Idempotent.
+ * configs, the cpu/wasm Conv2DBackpropFilter kernels, the wasm Conv2DBackpropInput kernel and
+ * the wasm max-pool gradient kernel; and the wasm speed-ups (Identity/Cast that share
+ * buffers, one-output-channel FusedConv2D). Idempotent.
  */
 export function registerGradientFixes(): void {
   registerGradientConfigs();
-  registerConvKernels();
+  registerKernelReplacements();
+  registerPoolKernel();
 }
 
 /** Puts tfjs's stock gradients and kernels back (to compare against them); idempotent. */
@@ -196,7 +256,7 @@ export function gradientFixesRegistered(): boolean {
     const g = tf.getGradient(name);
     return g != null && oursGrad.has(g);
   });
-  const kernels = CONV_KERNEL_TARGETS.every(({ kernelName, backendName }) => {
+  const kernels = KERNEL_REPLACEMENTS.every(({ kernelName, backendName }) => {
     const k = tf.getKernel(kernelName, backendName);
     return k != null && oursKernel.has(k);
   });
