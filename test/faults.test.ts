@@ -174,6 +174,22 @@ async function checkRun(id: string, final: RunStatus, exactModel = true): Promis
   return shape;
 }
 
+/** Training resumed from a checkpoint follows the uninterrupted one: same loss per epoch. */
+async function assertLossesClose(id: string) {
+  const training = await client.artifactJson<{ epochs: { loss: number }[] }>(
+    id,
+    'model/training.json',
+  );
+  const losses = training.epochs.map((e) => e.loss);
+  assert.equal(losses.length, cleanLosses.length);
+  losses.forEach((loss, i) =>
+    assert.ok(
+      Math.abs(loss - cleanLosses[i]) < 1e-3 * cleanLosses[i],
+      `epoch ${i + 1}: ${loss} vs ${cleanLosses[i]}`,
+    ),
+  );
+}
+
 /** The running processes of a service in the stack. */
 function processesOf(name: ServiceName) {
   return stack.services
@@ -307,17 +323,7 @@ test(
     const final = await runToEnd(id);
     await checkRun(id, final, false);
     await assertTakenOver('train', jobIds.train(id));
-    // Resumed training follows the uninterrupted one: same loss per epoch to rounding.
-    const losses = (
-      await client.artifactJson<{ epochs: { loss: number }[] }>(id, 'model/training.json')
-    ).epochs.map((e) => e.loss);
-    assert.equal(losses.length, cleanLosses.length);
-    losses.forEach((loss, i) =>
-      assert.ok(
-        Math.abs(loss - cleanLosses[i]) < 1e-3 * cleanLosses[i],
-        `epoch ${i + 1}: ${loss} vs ${cleanLosses[i]}`,
-      ),
-    );
+    await assertLossesClose(id);
     const resumed = final.stages.train.detail.resumedFrom as { epoch: number; step: number };
     assert.ok(resumed, 'training did not resume from a checkpoint');
     assert.ok(
@@ -377,7 +383,8 @@ test(
     assert.equal(retried.resumesAt, 'train');
     assert.equal(retried.retry, 1);
     const final = await runToEnd(id);
-    await checkRun(id, final);
+    await checkRun(id, final, false);
+    await assertLossesClose(id);
     assert.equal(final.retries, 1);
     assert.ok(final.stages.train.detail.resumedFrom, 'training restarted from scratch');
     // Finished preprocess shards were reused: the retry queued no preprocess job.
@@ -411,5 +418,6 @@ test('cancel stops the running trainer; retry finishes the run', { timeout: 300_
 
   const retried = await client.retry(id);
   assert.equal(retried.resumesAt, 'train');
-  await checkRun(id, await runToEnd(id));
+  await checkRun(id, await runToEnd(id), false);
+  await assertLossesClose(id);
 });
