@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
+import sharp from 'sharp';
 import { ImgclusterClient, formatProgress } from '@imgcluster/client';
 import { STAGES } from '@imgcluster/config';
 import { balancedSubset, readFashionMnist } from '@imgcluster/datasets';
@@ -232,7 +233,7 @@ test(
       metrics.sizes,
     );
     const big = browsed.clusters.reduce((a, b) => (b.size > a.size ? b : a));
-    const members: { key: string; distance: number; image: string; rank: number }[] = [];
+    const members: Awaited<ReturnType<typeof client.members>>['members'] = [];
     let cursor: string | undefined;
     do {
       const page = await client.members(id, big.cluster, 97, cursor);
@@ -251,6 +252,10 @@ test(
     assert.deepEqual(members.map((m) => m.key).sort(), labelledHere.sort());
     const original = await stack.storage.get('datasets', members[0].key);
     assert.deepEqual(await client.fetchBytes(members[0].image), original);
+    const thumb = await sharp(await client.fetchBytes(members[0].thumbnail))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    assert.deepEqual([thumb.info.width, thumb.info.height], [32, 32]);
     const picture = await client.fetchBytes(big.pictures.decoded);
     assert.deepEqual([...picture.subarray(1, 4)], [0x50, 0x4e, 0x47]);
 

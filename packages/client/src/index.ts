@@ -37,7 +37,10 @@ export interface ClusterMember {
   rank: number;
   key: string;
   distance: number;
+  /** The original input image. */
   image: string;
+  /** The image as the model saw it (resized), as PNG. */
+  thumbnail: string;
 }
 
 /** What PUT /v1/uploads/:bucket/<key> stored. */

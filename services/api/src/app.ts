@@ -9,6 +9,8 @@ import { z } from 'zod';
 import { runKeys, runSpecSchema, STAGES, type RunSpec } from '@imgcluster/config';
 import { resumeRun, RunStore, type RunStatus } from '@imgcluster/queues';
 import type { ServiceContext } from '@imgcluster/runtime';
+import { encodePng } from '@imgcluster/images';
+import { dataOffset, PREAMBLE_BYTES } from '@imgcluster/shard';
 import { guessContentType, ObjectNotFoundError } from '@imgcluster/storage';
 import { ApiError } from './errors.js';
 import { isMissingBucket, uploadRoutes } from './uploads.js';
@@ -284,27 +286,50 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
           key: m.key,
           distance: m.distance,
           image: `${base}/${start + i}/image`,
+          thumbnail: `${base}/${start + i}/thumbnail`,
         })),
         next: end < file.members.length ? String(end) : null,
       };
     },
   );
 
+  const memberAt = async (params: { id: string; c: string; rank: string }) => {
+    const status = await getRun(ctx, params.id);
+    const file = await clusterMembers(status, params.c);
+    const member = indexSchema.safeParse(params.rank).success
+      ? file.members[Number(params.rank)]
+      : undefined;
+    if (!member) {
+      throw new ApiError(
+        'MEMBER_NOT_FOUND',
+        `cluster ${file.cluster} has members 0..${file.members.length - 1}, not ${params.rank}`,
+      );
+    }
+    return { status, member };
+  };
+
   app.get<{ Params: { id: string; c: string; rank: string } }>(
     '/v1/runs/:id/clusters/:c/members/:rank/image',
     async (request, reply) => {
-      const status = await getRun(ctx, request.params.id);
-      const file = await clusterMembers(status, request.params.c);
-      const { rank } = request.params;
-      const member = indexSchema.safeParse(rank).success ? file.members[Number(rank)] : undefined;
-      if (!member) {
-        throw new ApiError(
-          'MEMBER_NOT_FOUND',
-          `cluster ${file.cluster} has members 0..${file.members.length - 1}, not ${rank}`,
-        );
-      }
+      const { status, member } = await memberAt(request.params);
       // The original input image, as uploaded.
       return sendObject(ctx, reply, member.key, status.spec.input.bucket);
+    },
+  );
+
+  app.get<{ Params: { id: string; c: string; rank: string } }>(
+    '/v1/runs/:id/clusters/:c/members/:rank/thumbnail',
+    async (request, reply) => {
+      const { status, member } = await memberAt(request.params);
+      // The image as the model saw it (resized), read from its shard with ranged reads.
+      const { size, channels } = status.spec.image;
+      const itemBytes = size * size * channels;
+      const key = runKeys(status.id).imageShard(member.shard);
+      const start = dataOffset(await ctx.storage.getRange(ctx.bucket, key, 0, PREAMBLE_BYTES - 1));
+      const at = start + member.row * itemBytes;
+      const pixels = await ctx.storage.getRange(ctx.bucket, key, at, at + itemBytes - 1);
+      const png = await encodePng(new Uint8Array(pixels), size, size, channels);
+      return reply.header('content-type', 'image/png').send(png);
     },
   );
 
