@@ -11,6 +11,7 @@ import {
   trainStep,
   type AutoencoderParts,
 } from './src/index.js';
+import { benchPixels } from './bench-pixels.js';
 
 /** Measured throughputs on one backend, in images per second. */
 interface Rates {
@@ -21,19 +22,6 @@ interface Rates {
 
 const [size = 32, channels = 1, batch = 64] = process.argv.slice(2).map(Number);
 const MIN_SECONDS = 3;
-
-/** Deterministic pixel batch with some structure (blobs on noise). */
-function pixels(n: number): Uint8Array {
-  const out = new Uint8Array(n * size * size * channels);
-  let seed = 12345;
-  for (let i = 0; i < out.length; i++) {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    const p = Math.floor(i / channels) % (size * size);
-    const blob = Math.abs((p % size) - size / 2) + Math.abs(Math.floor(p / size) - size / 2);
-    out[i] = blob < size / 4 ? 200 + (seed % 50) : seed % 60;
-  }
-  return out;
-}
 
 /** Repeats fn (which processes `batch` images) for at least MIN_SECONDS; returns img/s. */
 async function rate(fn: () => Promise<unknown> | unknown, warmup: number): Promise<number> {
@@ -52,7 +40,7 @@ async function measure(backend: 'wasm' | 'cpu'): Promise<Rates> {
   const info = await initBackend(backend, { strict: true });
   const cfg = { imageSize: size, channels: channels as 1 | 3 };
   const parts: AutoencoderParts = buildAutoencoder(cfg);
-  const px = pixels(batch);
+  const px = benchPixels(batch, size, channels);
   const x = tf.tensor4d(pixelsToFloat32(px), [batch, size, size, channels]);
   await trainStep(parts.autoencoder, x); // creates the Adam state
   const before = tf.memory().numTensors;

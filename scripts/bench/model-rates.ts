@@ -15,6 +15,7 @@ import {
   type AutoencoderParts,
   type BackendInfo,
 } from '@imgcluster/model';
+import { benchPixels as modelBenchPixels } from '../../packages/model/bench-pixels.js';
 
 /** Shape of the benchmark's model and batch. */
 export interface ModelBenchConfig {
@@ -39,18 +40,9 @@ export async function startModelBackend(): Promise<BackendInfo> {
   return initBackend(choice);
 }
 
-/** Deterministic batch with some structure (bright blobs on dark noise), uint8 NHWC. */
+/** The benchmark batch of a configuration (the model benchmark's own input). */
 export function benchPixels(cfg: ModelBenchConfig): Uint8Array {
-  const { batch, size, channels } = cfg;
-  const out = new Uint8Array(batch * size * size * channels);
-  let seed = 12345;
-  for (let i = 0; i < out.length; i++) {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    const p = Math.floor(i / channels) % (size * size);
-    const blob = Math.abs((p % size) - size / 2) + Math.abs(Math.floor(p / size) - size / 2);
-    out[i] = blob < size / 4 ? 200 + (seed % 50) : seed % 60;
-  }
-  return out;
+  return modelBenchPixels(cfg.batch, cfg.size, cfg.channels);
 }
 
 /** Calls fn (one batch per call) for at least `seconds`; returns images per second. */

@@ -18,23 +18,41 @@ export async function resumeRun(
   if (!status) throw new Error(`no run ${runId}`);
   const stage = STAGES.find((s) => status.stages[s].state !== 'succeeded') ?? 'cluster';
 
-  if (stage === 'preprocess') {
-    const total = Number(status.stages.plan.detail.shards ?? 0);
-    const done = await store.shardsDone(runId, 'preprocess');
-    const todo = range(total).filter((i) => !done.has(i));
-    await store.startStage(runId, 'preprocess', total);
-    await producers.addShardFlow(runId, gen, 'preprocess', todo, 'train', attempts);
-  } else if (stage === 'encode') {
-    const accepted = await store.shardResults<{ accepted: number }>(runId, 'preprocess');
-    const shards = [...accepted].filter(([, r]) => r.accepted > 0).map(([i]) => i);
-    const done = await store.shardsDone(runId, 'encode');
-    await store.startStage(runId, 'encode', shards.length);
-    const todo = shards.filter((i) => !done.has(i)).sort((a, b) => a - b);
-    await producers.addShardFlow(runId, gen, 'encode', todo, 'cluster', attempts);
+  if (stage === 'preprocess' || stage === 'encode') {
+    await queueShardStage(store, producers, runId, gen, stage, attempts);
   } else {
     await producers.addRunJob(runId, gen, stage, attempts);
   }
   return stage;
+}
+
+/**
+ * Marks a sharded stage running and queues its shards that have no result yet, under
+ * the next stage's job: preprocess covers the plan's shards (`plan.detail.shards`),
+ * encode the preprocess shards with at least one accepted image. Used on first hand-off
+ * and on retry alike, so a shard is never redone.
+ */
+export async function queueShardStage(
+  store: RunStore,
+  producers: Producers,
+  runId: string,
+  gen: number,
+  stage: 'preprocess' | 'encode',
+  attempts: number,
+): Promise<void> {
+  let shards: number[];
+  if (stage === 'preprocess') {
+    const status = await store.get(runId);
+    shards = range(Number(status?.stages.plan.detail.shards ?? 0));
+  } else {
+    const accepted = await store.shardResults<{ accepted: number }>(runId, 'preprocess');
+    shards = [...accepted].filter(([, r]) => r.accepted > 0).map(([i]) => i);
+  }
+  const done = await store.shardsDone(runId, stage);
+  await store.startStage(runId, stage, shards.length);
+  const todo = shards.filter((i) => !done.has(i)).sort((a, b) => a - b);
+  const parent = stage === 'preprocess' ? 'train' : 'cluster';
+  await producers.addShardFlow(runId, gen, stage, todo, parent, attempts);
 }
 
 function range(n: number): number[] {

@@ -211,12 +211,23 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
 
   // Recently read members files: paging through a cluster reads its file once.
   const membersCache = new Map<string, ClusterMembers>();
+  // A succeeded run's clusters never change, so each is read from storage once.
+  const summariesCache = new Map<string, ClusterSummary[]>();
   const clusterSummaries = async (status: RunStatus): Promise<ClusterSummary[]> => {
-    const summaries = await ctx.storage.getJsonIfExists<ClusterSummary[]>(
-      ctx.bucket,
-      runKeys(status.id).clusters,
-    );
-    if (!summaries || status.state !== 'succeeded') {
+    const cached = summariesCache.get(status.id);
+    if (cached) return cached;
+    const summaries =
+      status.state === 'succeeded'
+        ? await ctx.storage.getJsonIfExists<ClusterSummary[]>(
+            ctx.bucket,
+            runKeys(status.id).clusters,
+          )
+        : undefined;
+    if (summaries) {
+      if (summariesCache.size >= 64) summariesCache.delete(summariesCache.keys().next().value!);
+      summariesCache.set(status.id, summaries);
+    }
+    if (!summaries) {
       throw new ApiError(
         'RUN_NOT_FINISHED',
         `run ${status.id} is ${status.state}: its clusters exist once it has succeeded`,

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import { runKeys, type RunSpec } from '@imgcluster/config';
 import { permutation, Rng } from '@imgcluster/kmeans';
 import type { Logger } from '@imgcluster/logging';
-import { PermanentJobError, type RunJobData } from '@imgcluster/queues';
+import { PermanentJobError, queueShardStage, type RunJobData } from '@imgcluster/queues';
 import type { ServiceContext } from '@imgcluster/runtime';
 
 /** The plan of a run: which input keys go into which shard. Stored as plan.json. */
@@ -101,18 +101,14 @@ export async function planRun(ctx: ServiceContext, job: Job<RunJobData>, log: Lo
   await ctx.store.setDone(runId, 'plan', 1);
   await ctx.store.setDetail(runId, 'plan', { images: keys.length, shards: plan.shards.length });
   await ctx.store.finishStage(runId, 'plan');
-  await ctx.store.startStage(runId, 'preprocess', plan.shards.length);
   await ctx.store.setDetail(runId, 'preprocess', { images: keys.length });
-
   // A plan job run again (a retry, a crash after this point) redoes no finished shard.
-  const done = await ctx.store.shardsDone(runId, 'preprocess');
-  const todo = plan.shards.map((s) => s.index).filter((i) => !done.has(i));
-  await ctx.producers.addShardFlow(
+  await queueShardStage(
+    ctx.store,
+    ctx.producers,
     runId,
     job.data.gen ?? 0,
     'preprocess',
-    todo,
-    'train',
     ctx.env.JOB_ATTEMPTS,
   );
   return { images: keys.length, shards: plan.shards.length };

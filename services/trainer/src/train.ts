@@ -9,7 +9,7 @@ import {
   saveModel,
   type AutoencoderParts,
 } from '@imgcluster/model';
-import { PermanentJobError, type RunJobData } from '@imgcluster/queues';
+import { PermanentJobError, queueShardStage, type RunJobData } from '@imgcluster/queues';
 import { throwIfCancelled, type ServiceContext } from '@imgcluster/runtime';
 import { decodeShard } from '@imgcluster/shard';
 import { trainBatch } from './step.js';
@@ -81,7 +81,14 @@ export async function trainRun(
   }
 
   await ctx.store.finishStage(runId, 'train');
-  await queueEncoding(ctx, runId, job.data.gen ?? 0, accepted);
+  await queueShardStage(
+    ctx.store,
+    ctx.producers,
+    runId,
+    job.data.gen ?? 0,
+    'encode',
+    ctx.env.JOB_ATTEMPTS,
+  );
   return { trainImages };
 }
 
@@ -268,19 +275,6 @@ async function publish(
   await ctx.storage.put(ctx.bucket, k.decoderJson, decoder.modelJson);
   await ctx.storage.put(ctx.bucket, k.decoderWeights, decoder.weights);
   await ctx.storage.putJson(ctx.bucket, k.training, { ...info, epochs: state.epochs });
-}
-
-async function queueEncoding(
-  ctx: ServiceContext,
-  runId: string,
-  gen: number,
-  accepted: Map<number, number>,
-) {
-  const shards = [...accepted].filter(([, n]) => n > 0).map(([i]) => i);
-  const done = await ctx.store.shardsDone(runId, 'encode');
-  await ctx.store.startStage(runId, 'encode', shards.length);
-  const todo = shards.filter((i) => !done.has(i)).sort((a, b) => a - b);
-  await ctx.producers.addShardFlow(runId, gen, 'encode', todo, 'cluster', ctx.env.JOB_ATTEMPTS);
 }
 
 /** Image shards kept in memory between epochs, up to a byte budget; the rest re-read. */
