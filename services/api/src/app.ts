@@ -5,7 +5,6 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
 } from 'fastify';
-import { z } from 'zod';
 import { runKeys, runSpecSchema, STAGES, type RunSpec } from '@imgcluster/config';
 import { resumeRun, RunStore, type RunStatus } from '@imgcluster/queues';
 import type { ServiceContext } from '@imgcluster/runtime';
@@ -14,35 +13,8 @@ import { dataOffset, PREAMBLE_BYTES } from '@imgcluster/shard';
 import { guessContentType, ObjectNotFoundError } from '@imgcluster/storage';
 import { ApiError } from './errors.js';
 import { isMissingBucket, uploadRoutes } from './uploads.js';
+import { indexSchema, membersQuerySchema, runIdSchema, runListQuerySchema } from './schemas.js';
 import { parse } from './validate.js';
-
-const runIdSchema = z.string().regex(/^run_[a-z0-9]{6,40}$/);
-
-const listQuerySchema = z
-  .object({
-    /** Runs per page, 1..100. Default 20. */
-    limit: z.coerce.number().int().min(1).max(100).default(20),
-    /** Opaque cursor from the previous page's `next`. */
-    cursor: z
-      .string()
-      .regex(/^\d{1,15}$/, 'must be the `next` of a previous page')
-      .optional(),
-  })
-  .strict();
-
-const membersQuerySchema = z
-  .object({
-    /** Members per page, 1..500. Default 50. */
-    limit: z.coerce.number().int().min(1).max(500).default(50),
-    /** Opaque cursor from the previous page's `next`. */
-    cursor: z
-      .string()
-      .regex(/^\d{1,9}$/, 'must be the `next` of a previous page')
-      .optional(),
-  })
-  .strict();
-
-const indexSchema = z.string().regex(/^\d{1,9}$/);
 
 /** One cluster's summary as the cluster worker wrote it (clusters.json). */
 interface ClusterSummary {
@@ -109,7 +81,7 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
   });
 
   app.get('/v1/runs', async (request) => {
-    const query = parse(listQuerySchema, request.query, 'query');
+    const query = parse(runListQuerySchema, request.query, 'query');
     const before = query.cursor === undefined ? undefined : Number(query.cursor);
     const { ids, total, next } = await ctx.store.list(before, query.limit);
     const runs = (await Promise.all(ids.map((id) => ctx.store.get(id)))).filter(

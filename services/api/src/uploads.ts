@@ -1,9 +1,8 @@
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
-import { z } from 'zod';
-import { bucketName, keyPrefix, objectKey } from '@imgcluster/config';
 import type { ServiceContext } from '@imgcluster/runtime';
 import { guessContentType } from '@imgcluster/storage';
 import { ApiError } from './errors.js';
+import { bucketParamsSchema, uploadListQuerySchema, uploadTargetSchema } from './schemas.js';
 import { parse } from './validate.js';
 
 /**
@@ -14,37 +13,6 @@ import { parse } from './validate.js';
  *
  * Any bucket but the artifact bucket; a bucket is created by its first upload.
  */
-
-/**
- * The key of an upload: an object key without `.` or `..` segments, each segment at most
- * 255 bytes (object stores that keep objects as files, MinIO among them, allow no longer).
- */
-const uploadKey = objectKey
-  .refine(
-    (key) => !key.split('/').some((part) => part === '.' || part === '..'),
-    "must not have '.' or '..' segments",
-  )
-  .refine(
-    (key) => key.split('/').every((part) => Buffer.byteLength(part) <= 255),
-    'must not have a segment longer than 255 bytes',
-  );
-
-const uploadTargetSchema = z.object({ bucket: bucketName, key: uploadKey }).strict();
-const bucketParamsSchema = z.object({ bucket: bucketName }).strict();
-
-const listQuerySchema = z
-  .object({
-    /** Only keys starting with this. Default '' (the whole bucket). */
-    prefix: keyPrefix.default(''),
-    /** Opaque cursor from the previous page's `next`. */
-    cursor: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{1,4100}$/, 'must be the `next` of a previous page')
-      .optional(),
-    /** Objects per page, 1..1000. Default 1000. */
-    limit: z.coerce.number().int().min(1).max(1000).default(1000),
-  })
-  .strict();
 
 /** True when object storage says the bucket does not exist. */
 export function isMissingBucket(err: unknown): boolean {
@@ -113,7 +81,7 @@ export function uploadRoutes(ctx: ServiceContext): FastifyPluginAsync {
 
     scope.get<{ Params: { bucket: string } }>('/v1/uploads/:bucket', async (request) => {
       const { bucket } = parse(bucketParamsSchema, request.params, 'params');
-      const query = parse(listQuerySchema, request.query, 'query');
+      const query = parse(uploadListQuerySchema, request.query, 'query');
       refuseArtifactBucket(ctx, bucket);
       const after =
         query.cursor === undefined ? undefined : Buffer.from(query.cursor, 'base64url').toString();
