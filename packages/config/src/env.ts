@@ -40,6 +40,16 @@ export const envSchema = z.object({
     .min(1)
     .max(2 ** 30)
     .default(50 * 2 ** 20),
+  /**
+   * Password of the queue dashboard at /admin/queues (HTTP basic auth, user `admin`). Unset
+   * means the dashboard is off. At least 12 characters.
+   */
+  ADMIN_PASSWORD: z.string().min(12).optional(),
+  /**
+   * POST /v1/runs/:id/assign answers at once for up to this many images; more become an
+   * assign job whose result is polled. Default 64.
+   */
+  ASSIGN_SYNC_MAX: z.coerce.number().int().min(1).max(10_000).default(64),
   /** pino log level. Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** TensorFlow.js backend: auto picks tensorflow-gpu, tensorflow, wasm, cpu in that order. */
