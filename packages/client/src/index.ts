@@ -21,7 +21,6 @@ export interface Artifact {
   url: string;
 }
 
-/** A typed client of the imgcluster REST API (fetch-based, no dependencies). */
 /** One cluster as GET /v1/runs/:id/clusters lists it. */
 export interface ClusterSummary {
   cluster: number;
@@ -60,6 +59,49 @@ export interface UploadPage {
   next: string | null;
 }
 
+/** One image's assignment: its cluster, squared distance to the centre and attention map. */
+export interface AssignedImage {
+  name: string;
+  cluster: number;
+  distance: number;
+  attention: { height: number; width: number; values: number[] };
+}
+
+/** An image that could not be assigned, and why (a preprocessing reason or not_found). */
+export interface RejectedImage {
+  name: string;
+  rejected: { reason: string; message: string };
+}
+
+/** The results of an assignment, in the order the images were sent. */
+export interface AssignResults {
+  id: string;
+  total: number;
+  assigned: number;
+  rejected: number;
+  results: (AssignedImage | RejectedImage)[];
+}
+
+/** A queued assignment (more images than the API assigns at once). */
+export interface AssignmentStatus {
+  id: string;
+  assignment: string;
+  state: 'queued' | 'running' | 'succeeded' | 'failed';
+  done: number;
+  total: number;
+  error?: string;
+  /** Where the results are, once it has succeeded. */
+  results?: string;
+  url: string;
+}
+
+/** One file to assign: the name it is reported by, and its bytes. */
+export interface AssignFile {
+  name: string;
+  bytes: Uint8Array<ArrayBuffer>;
+}
+
+/** A typed client of the imgcluster REST API (fetch-based, no dependencies). */
 export class ImgclusterClient {
   constructor(readonly baseUrl: string) {}
 
@@ -108,6 +150,57 @@ export class ImgclusterClient {
   ): Promise<{ cluster: number; size: number; members: ClusterMember[]; next: string | null }> {
     const q = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
     return this.json('GET', `/v1/runs/${encodeURIComponent(id)}/clusters/${cluster}/members?${q}`);
+  }
+
+  /**
+   * POST /v1/runs/:id/assign with files (multipart) or stored object keys. A small request
+   * is answered with its results; a large one with a queued assignment to poll
+   * (`assignment()`, `waitForAssignment()`).
+   */
+  async assign(
+    id: string,
+    images: { files: AssignFile[] } | { keys: string[]; bucket?: string },
+  ): Promise<AssignResults | AssignmentStatus> {
+    const path = `/v1/runs/${encodeURIComponent(id)}/assign`;
+    if ('keys' in images) return this.json('POST', path, images);
+    const form = new FormData();
+    for (const f of images.files) form.append('images', new Blob([f.bytes]), f.name);
+    const res = await fetch(`${this.baseUrl}${path}`, { method: 'POST', body: form });
+    if (!res.ok) await this.fail(res);
+    return (await res.json()) as AssignResults | AssignmentStatus;
+  }
+
+  /** GET /v1/runs/:id/assignments/:aid: a queued assignment's state and progress. */
+  async assignment(id: string, assignment: string): Promise<AssignmentStatus> {
+    return this.json('GET', `/v1/runs/${encodeURIComponent(id)}/assignments/${assignment}`);
+  }
+
+  /**
+   * Waits for a queued assignment (polling, `onStatus` after each poll) and resolves to its
+   * results; an assignment that failed throws with its error.
+   */
+  async waitForAssignment(
+    status: AssignmentStatus,
+    onStatus: (s: AssignmentStatus) => void = () => undefined,
+    intervalMs = 500,
+  ): Promise<AssignResults> {
+    let s = status;
+    for (;;) {
+      s = await this.assignment(s.id, s.assignment);
+      onStatus(s);
+      if (s.state === 'failed') throw new Error(`assignment ${s.assignment} failed: ${s.error}`);
+      if (s.state === 'succeeded' && s.results) {
+        const r = JSON.parse((await this.fetchBytes(s.results)).toString('utf8'));
+        return {
+          id: s.id,
+          total: r.total,
+          assigned: r.assigned,
+          rejected: r.rejected,
+          results: r.results,
+        };
+      }
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
   }
 
   /**

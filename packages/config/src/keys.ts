@@ -32,6 +32,14 @@ export const runKeys = (runId: string) => {
       `${root}/clusters/${String(c).padStart(3, '0')}-${kind}.png`,
     /** Every member of a cluster, nearest the centre first. */
     clusterMembers: (c: number) => `${root}/clusters/${String(c).padStart(3, '0')}-members.json`,
+    /** Pictures of one input image beside its reconstruction and attention map. */
+    example: (i: number, kind: 'input' | 'reconstruction' | 'attention') =>
+      `${root}/examples/${String(i).padStart(2, '0')}-${kind}.png`,
+    /** An assign job's results, and where a multipart request's images wait for it. */
+    assignment: (id: string) => ({
+      results: `${root}/assignments/${id}/results.json`,
+      input: (i: number) => `${root}/assignments/${id}/inputs/${String(i).padStart(6, '0')}`,
+    }),
     metrics: `${root}/metrics.json`,
     report: `${root}/report.html`,
     manifest: `${root}/manifest.json`,

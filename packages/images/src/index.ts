@@ -10,5 +10,5 @@ export {
   type PreprocessResult,
   type RejectReason,
 } from './preprocess.js';
-export { encodePng, gridPng, type GridOptions } from './png.js';
+export { encodePng, gridPng, pngSize, type GridOptions } from './png.js';
 export { heatColour, heatmapPng, normalise, type HeatmapOptions } from './heatmap.js';

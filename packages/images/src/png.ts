@@ -116,3 +116,13 @@ export async function gridPng(
   });
   return encodePng(out, layout.width, layout.height, channels);
 }
+
+/** Width and height of a PNG, read from its header. */
+export function pngSize(png: Uint8Array): { width: number; height: number } {
+  const signature = [137, 80, 78, 71, 13, 10, 26, 10];
+  if (png.length < 24 || signature.some((b, i) => png[i] !== b)) {
+    throw new ImageArgumentError('not a PNG');
+  }
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}

@@ -9,6 +9,23 @@ export const QUEUES: Record<Stage, string> = {
   cluster: 'imgcluster-cluster',
 };
 
+/** The queue of assign jobs: new images assigned to a finished run's clusters. */
+export const ASSIGN_QUEUE = 'imgcluster-assign';
+
+/** One image of an assign job: where it is, and the name the results report it by. */
+export interface AssignJobInput {
+  bucket: string;
+  key: string;
+  name: string;
+}
+
+/** Data of an assign job; its results go to runKeys(runId).assignment(assignment). */
+export interface AssignJobData {
+  runId: string;
+  assignment: string;
+  inputs: AssignJobInput[];
+}
+
 /**
  * Data of a job that works on a whole run. `gen` is the run's attempt: 0 when submitted,
  * one more after each retry. A job of an older attempt is skipped.
@@ -36,4 +53,5 @@ export const jobIds = {
   train: (runId: string, gen?: number) => `${attempt(runId, gen)}.train`,
   encode: (runId: string, shard: number, gen?: number) => `${attempt(runId, gen)}.encode.${shard}`,
   cluster: (runId: string, gen?: number) => `${attempt(runId, gen)}.cluster`,
+  assign: (runId: string, assignment: string) => `${runId}.assign.${assignment}`,
 };

@@ -8,7 +8,14 @@ import {
 } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Stage } from '@imgcluster/config';
-import { jobIds, QUEUES, type RunJobData, type ShardJobData } from './names.js';
+import {
+  ASSIGN_QUEUE,
+  jobIds,
+  QUEUES,
+  type AssignJobData,
+  type RunJobData,
+  type ShardJobData,
+} from './names.js';
 
 /** Retry policy shared by every job: attempts with exponential backoff from 1 s. */
 export function defaultJobOptions(attempts: number): JobsOptions {
@@ -63,6 +70,7 @@ export function startStageWorker<D>(options: StageWorkerOptions<D>): Worker<D> {
 export class Producers {
   readonly flows: FlowProducer;
   private readonly queues = new Map<Stage, Queue>();
+  private assign?: Queue<AssignJobData>;
 
   constructor(private readonly connection: Redis) {
     this.flows = new FlowProducer({ connection });
@@ -76,6 +84,20 @@ export class Producers {
       this.queues.set(stage, q);
     }
     return q;
+  }
+
+  /** The queue of assign jobs (created on first use). */
+  assignQueue(): Queue<AssignJobData> {
+    this.assign ??= new Queue<AssignJobData>(ASSIGN_QUEUE, { connection: this.connection });
+    return this.assign;
+  }
+
+  /** Adds an assign job; its id is derived from the run and the assignment. */
+  async addAssignJob(data: AssignJobData, attempts: number): Promise<void> {
+    await this.assignQueue().add('assign', data, {
+      ...defaultJobOptions(attempts),
+      jobId: jobIds.assign(data.runId, data.assignment),
+    });
   }
 
   /** Adds one whole-run job (plan, train or cluster) of attempt `gen`; a no-op if present. */
@@ -127,7 +149,9 @@ export class Producers {
 
   /** Closes every producer. */
   async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    await Promise.all(
+      [...this.queues.values(), ...(this.assign ? [this.assign] : [])].map((q) => q.close()),
+    );
     await this.flows.close();
   }
 }

@@ -11,9 +11,13 @@ import type { ServiceContext } from '@imgcluster/runtime';
 import { encodePng } from '@imgcluster/images';
 import { dataOffset, PREAMBLE_BYTES } from '@imgcluster/shard';
 import { guessContentType, ObjectNotFoundError } from '@imgcluster/storage';
+import { assignRoutes } from './assign.js';
+import { registerDashboard } from './dashboard.js';
 import { ApiError } from './errors.js';
 import { isMissingBucket, uploadRoutes } from './uploads.js';
-import { indexSchema, membersQuerySchema, runIdSchema, runListQuerySchema } from './schemas.js';
+import { registerDocs } from './openapi.js';
+import { getRun } from './runs.js';
+import { indexSchema, membersQuerySchema, runListQuerySchema } from './schemas.js';
 import { parse } from './validate.js';
 
 /** One cluster's summary as the cluster worker wrote it (clusters.json). */
@@ -32,8 +36,8 @@ interface ClusterMembers {
   members: { key: string; distance: number; shard: number; row: number }[];
 }
 
-/** Builds the API (routes, error handling); listening is the caller's. */
-export function buildApp(ctx: ServiceContext): FastifyInstance {
+/** Builds the API (routes, docs, dashboard, error handling); listening is the caller's. */
+export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.log as unknown as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
@@ -318,10 +322,25 @@ export function buildApp(ctx: ServiceContext): FastifyInstance {
 
   app.get<{ Params: { id: string } }>('/v1/runs/:id/report', async (request, reply) => {
     const status = await getRun(ctx, request.params.id);
-    return sendObject(ctx, reply, runKeys(status.id).report);
+    const html = await ctx.storage
+      .get(ctx.bucket, runKeys(status.id).report)
+      .catch((err: unknown) => {
+        if (!(err instanceof ObjectNotFoundError)) throw err;
+        throw new ApiError(
+          'RUN_NOT_FINISHED',
+          `run ${status.id} is ${status.state}: its report is written when it succeeds`,
+        );
+      });
+    // The report names its pictures relative to the artifact root (so a downloaded copy
+    // works as it is); served from here, they live under artifacts/.
+    const page = html.toString('utf8').replace(/ src="(?!artifacts\/)/g, ' src="artifacts/');
+    return reply.header('content-type', 'text/html; charset=utf-8').send(page);
   });
 
   void app.register(uploadRoutes(ctx));
+  void app.register(assignRoutes(ctx));
+  await registerDocs(app);
+  await registerDashboard(app, ctx);
 
   return app;
 }
@@ -347,14 +366,6 @@ async function sendObject(
       );
     throw err;
   }
-}
-
-async function getRun(ctx: ServiceContext, id: string): Promise<RunStatus> {
-  if (!runIdSchema.safeParse(id).success)
-    throw new ApiError('RUN_NOT_FOUND', `no run ${JSON.stringify(id)}`);
-  const status = await ctx.store.get(id);
-  if (!status) throw new ApiError('RUN_NOT_FOUND', `no run ${id}`);
-  return status;
 }
 
 async function checkInputs(ctx: ServiceContext, spec: RunSpec) {

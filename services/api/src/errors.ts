@@ -23,6 +23,15 @@ export const API_ERRORS = {
     message: 'the artifact bucket only holds run artifacts: upload into another bucket',
   },
   UPLOAD_TOO_LARGE: { status: 413, message: 'the file is larger than UPLOAD_MAX_BYTES' },
+  ADMIN_AUTH_REQUIRED: {
+    status: 401,
+    message: 'the queue dashboard needs the admin user and ADMIN_PASSWORD (HTTP basic auth)',
+  },
+  DASHBOARD_DISABLED: { status: 404, message: 'the queue dashboard is off: set ADMIN_PASSWORD' },
+  NO_IMAGES: { status: 400, message: 'the request has no images to assign' },
+  TOO_MANY_IMAGES: { status: 413, message: 'too many images in one request' },
+  ASSIGNMENT_NOT_FOUND: { status: 404, message: 'the run has no such assignment' },
+  ASSIGNMENT_NOT_FINISHED: { status: 409, message: 'the assignment has not finished (yet)' },
   STORAGE_UNAVAILABLE: { status: 503, message: 'object storage did not answer' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const;

@@ -64,3 +64,18 @@ export const uploadListQuerySchema = z
     limit: z.coerce.number().int().min(1).max(1000).default(1000),
   })
   .strict();
+
+/** The most images one POST /v1/runs/:id/assign may name or carry. */
+export const ASSIGN_MAX_IMAGES = 10_000;
+
+/** POST /v1/runs/:id/assign as JSON: images already in object storage. */
+export const assignBodySchema = z
+  .object({
+    /** Object keys of the images, 1..10,000. */
+    keys: z.array(objectKey).min(1).max(ASSIGN_MAX_IMAGES),
+    /** The bucket they are in. Default: the run's input bucket. */
+    bucket: bucketName.optional(),
+  })
+  .strict();
+
+export const assignmentIdSchema = z.string().regex(/^asg_[a-z0-9]{6,40}$/);

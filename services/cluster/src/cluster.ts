@@ -8,7 +8,7 @@ import { assignAll, type ClusterTotals, type LabelRow } from './assign-pass.js';
 import { CodeSource } from './code-source.js';
 import { fitStreaming } from './fit.js';
 import { writeClusterPictures } from './pictures.js';
-import { renderReport, type ReportCluster } from './report.js';
+import { renderReport } from './report.js';
 import { scoreAgainst, type Scores } from './scores.js';
 
 interface RejectedImage {
@@ -133,7 +133,7 @@ async function writeArtifacts(
     encodeShard({ dtype: 'float32', shape: [k, side, side, depth], keys: clusterIds }, centroids),
   );
 
-  await writeClusterPictures(ctx, runId, spec, clusters);
+  const pictures = await writeClusterPictures(ctx, runId, spec, clusters);
   await writeMembers(ctx, runId, labels, k);
 
   const rejected = await gatherRejected(ctx, runId);
@@ -166,7 +166,8 @@ async function writeArtifacts(
     Object.entries(status?.stages ?? {}).map(([s, v]) => [s, v.seconds]),
   );
   const training = await ctx.storage.getJsonIfExists<{
-    epochs: { loss: number }[];
+    epochs: { epoch: number; loss: number; seconds: number; images: number }[];
+    curve?: { step: number; loss: number }[];
     backend: string;
     trainImages: number;
   }>(ctx.bucket, keys.training);
@@ -193,34 +194,26 @@ async function writeArtifacts(
   };
   await ctx.storage.putJson(ctx.bucket, keys.metrics, metrics);
 
-  const reportClusters: ReportCluster[] = [];
-  for (const s of summaries) {
-    const get = (kind: 'samples' | 'attention' | 'decoded') =>
-      ctx.storage.get(ctx.bucket, keys.clusterImage(s.cluster, kind));
-    reportClusters.push({
-      index: s.cluster,
-      size: s.size,
-      meanDistance: s.meanDistance,
-      samples: await get('samples'),
-      attention: await get('attention'),
-      decoded: await get('decoded'),
-      topLabels: s.labels
-        ? Object.entries(s.labels)
-            .sort((a, b) => b[1] - a[1])
-            .slice(0, 3)
-        : undefined,
-    });
-  }
   const html = renderReport({
     runId,
     spec,
+    createdAt: status?.createdAt,
+    finishedAt: new Date().toISOString(),
     images: labels.length,
     rejected,
     stageSeconds,
-    losses: metrics.training?.losses ?? [],
+    training: training ?? undefined,
+    kmeans: fit,
     inertia: assigned.inertia,
     scores,
-    clusters: reportClusters,
+    clusters: summaries.map((s, i) => ({
+      index: s.cluster,
+      size: s.size,
+      meanDistance: s.meanDistance,
+      labels: s.labels,
+      ...pictures.clusters[i],
+    })),
+    examples: pictures.examples,
   });
   await put(keys.report, html);
 

@@ -1,135 +1,327 @@
 import type { RunSpec } from '@imgcluster/config';
 import type { Scores } from './scores.js';
 
-/** What the report shows of one cluster; images are PNG bytes embedded as data URIs. */
+/** A picture of the report: its path relative to the run's artifact root, and its size. */
+export interface ReportPicture {
+  path: string;
+  width: number;
+  height: number;
+}
+
+/** What the report shows of one cluster. */
 export interface ReportCluster {
   index: number;
   size: number;
   meanDistance: number;
-  samples: Buffer;
-  attention: Buffer;
-  decoded: Buffer;
-  topLabels?: [string, number][];
+  samples: ReportPicture;
+  attention: ReportPicture;
+  decoded: ReportPicture;
+  /** Count of each true label among the members, when labels were given. */
+  labels?: Record<string, number>;
+}
+
+/** One input image beside what the autoencoder made of it. */
+export interface ReportExample {
+  key: string;
+  cluster: number;
+  distance: number;
+  input: ReportPicture;
+  reconstruction: ReportPicture;
+  attention: ReportPicture;
+}
+
+/** The score of each k tried when k was chosen automatically. */
+export interface KSelection {
+  chosen: number;
+  /** What the score is, e.g. "silhouette on a 10,000-image sample". */
+  criterion: string;
+  curve: { k: number; score: number }[];
 }
 
 /** Everything the report page needs. */
 export interface ReportInput {
   runId: string;
   spec: RunSpec;
+  createdAt?: string;
+  finishedAt?: string;
   images: number;
   rejected: { key: string; reason: string; message: string }[];
   stageSeconds: Record<string, number | undefined>;
-  losses: number[];
+  training?: {
+    backend: string;
+    trainImages: number;
+    epochs: { epoch: number; loss: number; seconds: number; images: number }[];
+    /** Mean loss over windows of steps, across all epochs. */
+    curve?: { step: number; loss: number }[];
+  };
+  kmeans: { steps: number; stopReason: string | null; fitSeconds: number };
+  kSelection?: KSelection;
   inertia: number;
   scores?: Scores;
   clusters: ReportCluster[];
+  examples: ReportExample[];
 }
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const img = (png: Buffer, alt: string) =>
-  `<img loading="lazy" alt="${esc(alt)}" src="data:image/png;base64,${png.toString('base64')}">`;
+const fmt = (n: number) => n.toLocaleString('en-US');
 
-/** A self-contained HTML page (no external resources) describing a finished run. */
+/** Pictures load lazily and keep their place (width and height given) until they do. */
+function img(p: ReportPicture, alt: string, cls: string): string {
+  return `<img class="${cls}" loading="lazy" decoding="async" width="${p.width}" height="${p.height}" alt="${esc(alt)}" src="${esc(p.path)}">`;
+}
+
+/**
+ * The report of a finished run: one HTML page that loads nothing from elsewhere. Its
+ * pictures are the run's artifacts, named relative to the artifact root, so the page works
+ * both served by the API and from a downloaded copy of the artifacts. Pictures load
+ * lazily, so a run of hundreds of clusters opens as fast as one of ten.
+ */
 export function renderReport(r: ReportInput): string {
-  const rows = Object.entries(r.stageSeconds)
-    .map(
-      ([stage, s]) => `<tr><td>${stage}</td><td>${s === undefined ? '–' : s.toFixed(1)}</td></tr>`,
-    )
-    .join('');
-  const scores = r.scores
-    ? `<p class="scores">NMI <b>${r.scores.nmi.toFixed(3)}</b> · ARI <b>${r.scores.ari.toFixed(3)}</b>
-       · accuracy <b>${r.scores.accuracy.toFixed(3)}</b> (${r.scores.labelled} labelled images)</p>`
-    : '<p>No labels were given: no scores.</p>';
-  const cards = r.clusters.map(clusterCard).join('\n');
-  const rejected = r.rejected.length
-    ? `<table><tr><th>key</th><th>reason</th><th>detail</th></tr>${r.rejected
-        .slice(0, 200)
-        .map((x) => `<tr><td>${esc(x.key)}</td><td>${x.reason}</td><td>${esc(x.message)}</td></tr>`)
-        .join('')}</table>`
-    : '<p>None.</p>';
+  const sections: [string, string, string][] = [
+    ['settings', 'Settings', settings(r)],
+    ['timings', 'Timings', timings(r)],
+    ['scores', 'Scores', scores(r)],
+    ['sizes', 'Cluster sizes', sizeChart(r.clusters, r.scores !== undefined)],
+  ];
+  if (r.kSelection) sections.push(['k-selection', 'Choosing k', kSelection(r.kSelection)]);
+  sections.push(
+    ['training', 'Training loss', trainingLoss(r)],
+    ['reconstructions', 'Inputs and reconstructions', examples(r.examples)],
+    ['clusters', `Clusters (${r.clusters.length})`, clusterCards(r.clusters)],
+    ['rejected', `Rejected images (${fmt(r.rejected.length)})`, rejected(r.rejected)],
+  );
+  const nav = sections.map(([id, title]) => `<a href="#${id}">${esc(title)}</a>`).join(' · ');
+  const body = sections
+    .map(([id, title, html]) => `<section id="${id}"><h2>${esc(title)}</h2>\n${html}\n</section>`)
+    .join('\n');
 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>imgcluster run ${esc(r.runId)}</title>
 <style>
-body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1200px}
-h1{font-size:1.4rem} h2{font-size:1.1rem;margin-top:2rem}
-table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:2px 8px;font-size:.9rem}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:1rem}
-.card{border:1px solid #ddd;border-radius:6px;padding:.6rem}
-.card .pics{display:flex;gap:.5rem;align-items:flex-start}
-.card img{image-rendering:pixelated;max-width:100%}
-.grid img{width:100%}
-.scores b{font-size:1.1rem}
-svg text{font-size:10px}
+body{font-family:system-ui,sans-serif;margin:1.5rem auto;color:#222;max-width:1280px;padding:0 1rem}
+h1{font-size:1.4rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+nav{font-size:.9rem;margin:.5rem 0 1rem} nav a{color:#3b6ea5}
+table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:2px 8px;font-size:.85rem;text-align:left}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+.kv{columns:2 320px} .kv div{font-size:.85rem;break-inside:avoid} .kv code{color:#555}
+.big{font-size:1.3rem;font-weight:600;margin-right:1.5rem}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:1rem}
+.card{border:1px solid #ddd;border-radius:6px;padding:.6rem;content-visibility:auto;contain-intrinsic-size:auto 520px}
+.card header{font-size:.9rem;margin-bottom:.4rem} .card .labels{font-size:.8rem;color:#555}
+.pics{display:flex;gap:.6rem;align-items:flex-start} figure{margin:0;font-size:.75rem;color:#555}
+img{image-rendering:pixelated;max-width:100%;height:auto;background:#f4f4f4}
+.examples td{vertical-align:top;font-size:.75rem}
+svg{max-width:100%;height:auto} svg text{font-size:10px;fill:#444}
 </style></head><body>
 <h1>imgcluster run <code>${esc(r.runId)}</code>${r.spec.name ? ` — ${esc(r.spec.name)}` : ''}</h1>
-<p>${r.images} images from <code>s3://${esc(r.spec.input.bucket)}/${esc(r.spec.input.prefix)}</code>,
-resized to ${r.spec.image.size}×${r.spec.image.size}×${r.spec.image.channels};
-code ${r.spec.image.size / 8}×${r.spec.image.size / 8}×${r.spec.model.filters[2]};
-k = ${r.spec.kmeans.k}; ${r.spec.training.epochs} epochs; mean squared distance to centre
-${(r.inertia / Math.max(1, r.images)).toFixed(4)}.</p>
-${scores}
-<h2>Cluster sizes</h2>
-${sizeChart(r.clusters)}
-<h2>Training loss</h2>
-${lossChart(r.losses)}
-<h2>Stages (seconds)</h2><table>${rows}</table>
-<h2>Clusters</h2>
-<p>Each card: the cluster's mean code decoded back to an image, its mean attention map
-(max over code channels), and members nearest the centre first, then a random few.</p>
-<div class="cards">${cards}</div>
-<h2>Rejected images (${r.rejected.length})</h2>
-${rejected}
+<div>${fmt(r.images)} images from <code>s3://${esc(r.spec.input.bucket)}/${esc(r.spec.input.prefix)}</code>
+into ${r.clusters.length} clusters${r.finishedAt ? `, finished ${esc(r.finishedAt)}` : ''}.</div>
+<nav>${nav}</nav>
+${body}
 </body></html>
 `;
 }
 
-function clusterCard(c: ReportCluster): string {
-  const labels = c.topLabels?.length
-    ? `<div>labels: ${c.topLabels.map(([l, n]) => `${esc(l)} (${n})`).join(', ')}</div>`
-    : '';
-  return `<div class="card" id="cluster-${c.index}">
-<div><b>cluster ${c.index}</b> · ${c.size} images · mean squared distance ${c.meanDistance.toFixed(4)}</div>
-${labels}
-<div class="pics"><figure>${img(c.decoded, `cluster ${c.index} decoded mean`)}
-<figcaption>decoded mean</figcaption></figure>
-<figure>${img(c.attention, `cluster ${c.index} attention`)}<figcaption>attention</figcaption></figure></div>
-<div class="grid">${img(c.samples, `cluster ${c.index} members`)}</div>
-</div>`;
+function settings(r: ReportInput): string {
+  const side = r.spec.image.size / 8;
+  const derived: [string, string][] = [
+    ['code shape', `${side}×${side}×${r.spec.model.filters[2]}`],
+    ['training backend', r.training?.backend ?? '–'],
+    ['images trained on', r.training ? fmt(r.training.trainImages) : '–'],
+    ['k-means steps', `${fmt(r.kmeans.steps)} (${r.kmeans.stopReason ?? 'step limit'})`],
+  ];
+  const rows = [
+    ...flatten(r.spec as unknown as Record<string, unknown>),
+    ...derived.map(([k, v]) => [k, v] as [string, string]),
+  ];
+  return `<div class="kv">${rows
+    .map(([k, v]) => `<div><code>${esc(k)}</code> ${esc(v)}</div>`)
+    .join('')}</div>`;
 }
 
-function sizeChart(clusters: ReportCluster[]): string {
+/** A nested settings object as `a.b.c = value` rows. */
+function flatten(obj: Record<string, unknown>, prefix = ''): [string, string][] {
+  return Object.entries(obj).flatMap(([k, v]): [string, string][] => {
+    const name = prefix ? `${prefix}.${k}` : k;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v))
+      return flatten(v as Record<string, unknown>, name);
+    return [[name, Array.isArray(v) ? v.join(', ') : String(v)]];
+  });
+}
+
+function timings(r: ReportInput): string {
+  const entries = Object.entries(r.stageSeconds);
+  const total = entries.reduce((a, [, s]) => a + (s ?? 0), 0);
+  const rows = entries
+    .map(
+      ([stage, s]) =>
+        `<tr><td>${esc(stage)}</td><td class="n">${s === undefined ? '–' : s.toFixed(1)}</td></tr>`,
+    )
+    .join('');
+  const when =
+    r.createdAt && r.finishedAt
+      ? `<p>Submitted ${esc(r.createdAt)}, finished ${esc(r.finishedAt)}.</p>`
+      : '';
+  return `${when}<table><tr><th>stage</th><th>seconds</th></tr>${rows}
+<tr><th>all stages</th><th class="n">${total.toFixed(1)}</th></tr></table>`;
+}
+
+function scores(r: ReportInput): string {
+  const msd = `<span class="big">${(r.inertia / Math.max(1, r.images)).toFixed(4)}</span> mean squared distance of a code to its cluster's centre`;
+  if (!r.scores) return `<p>${msd}</p><p>No labels were given, so there are no scores.</p>`;
+  const s = r.scores;
+  return `<p><span class="big">NMI ${s.nmi.toFixed(3)}</span><span class="big">ARI ${s.ari.toFixed(3)}</span>
+<span class="big">accuracy ${s.accuracy.toFixed(3)}</span></p>
+<p>Against the labels of ${fmt(s.labelled)} images (labels are used for these scores only,
+never for training). Accuracy maps each cluster to its majority label. ${msd}.</p>`;
+}
+
+/** The label most members of a cluster carry, and its share. */
+function majority(labels: Record<string, number> | undefined) {
+  if (!labels) return undefined;
+  const entries = Object.entries(labels).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const total = entries.reduce((a, [, n]) => a + n, 0);
+  if (total === 0) return undefined;
+  return { label: entries[0][0], share: entries[0][1] / total, top: entries.slice(0, 3), total };
+}
+
+function sizeChart(clusters: ReportCluster[], labelled: boolean): string {
+  const k = clusters.length;
   const max = Math.max(1, ...clusters.map((c) => c.size));
-  const barW = Math.max(6, Math.min(40, Math.floor(800 / Math.max(1, clusters.length))));
-  const h = 160;
+  const barW = Math.max(4, Math.min(40, Math.floor(960 / Math.max(1, k))));
+  const h = 180;
+  const left = 40;
+  const plot = h - 30;
+  const every = Math.ceil(k / 40);
   const bars = clusters
     .map((c, i) => {
-      const bh = Math.round((c.size / max) * (h - 20));
-      const x = i * barW;
-      return `<rect x="${x}" y="${h - bh - 12}" width="${barW - 2}" height="${bh}" fill="#3b6ea5">
-<title>cluster ${c.index}: ${c.size}</title></rect><text x="${x}" y="${h}">${c.index}</text>`;
+      const bh = Math.max(1, Math.round((c.size / max) * plot));
+      const x = left + i * barW;
+      const m = majority(c.labels);
+      const tip = `cluster ${c.index}: ${fmt(c.size)} images${m ? `, ${Math.round(m.share * 100)}% ${m.label}` : ''}`;
+      const tick = i % every === 0 ? `<text x="${x}" y="${h - 4}">${c.index}</text>` : '';
+      return `<a href="#cluster-${c.index}"><rect class="bar" x="${x}" y="${h - 18 - bh}" width="${Math.max(1, barW - 1)}" height="${bh}" fill="#3b6ea5"><title>${esc(tip)}</title></rect></a>${tick}`;
     })
     .join('');
-  return `<svg id="size-chart" width="${clusters.length * barW}" height="${h}" role="img">${bars}</svg>`;
+  const width = left + k * barW + 10;
+  const axis = `<text x="0" y="${h - 18 - plot + 8}">${fmt(max)}</text><text x="0" y="${h - 18}">0</text>`;
+  const note = labelled ? ' Hover a bar for its majority label.' : '';
+  return `<svg id="size-chart" viewBox="0 0 ${width} ${h}" width="${width}" height="${h}" role="img" aria-label="images per cluster">${axis}${bars}</svg>
+<p>Images per cluster; a bar links to its cluster.${note}</p>`;
 }
 
-function lossChart(losses: number[]): string {
-  if (losses.length === 0) return '<p>No training record.</p>';
-  const w = 400;
-  const h = 120;
-  const max = Math.max(...losses);
-  const min = Math.min(...losses);
-  const span = max - min || 1;
-  const points = losses
-    .map((l, i) => {
-      const x = losses.length === 1 ? w / 2 : (i / (losses.length - 1)) * (w - 10) + 5;
-      const y = h - 10 - ((l - min) / span) * (h - 20);
-      return `${x.toFixed(1)},${y.toFixed(1)}`;
+/** A line chart of (x, y) points with its extremes marked on both axes. */
+function lineChart(id: string, points: [number, number][], xLabel: string, mark?: number): string {
+  const w = 520;
+  const h = 180;
+  const pad = { l: 56, r: 10, t: 10, b: 30 };
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  const sx = (x: number) => pad.l + (x1 === x0 ? 0.5 : (x - x0) / (x1 - x0)) * (w - pad.l - pad.r);
+  const sy = (y: number) => h - pad.b - (y1 === y0 ? 0.5 : (y - y0) / (y1 - y0)) * (h - pad.t - pad.b);
+  const line = points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
+  const dots = points
+    .map(
+      ([x, y]) =>
+        `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="${x === mark ? 5 : 2.5}" fill="${x === mark ? '#c0392b' : '#3b6ea5'}"><title>${xLabel} ${x}: ${y.toPrecision(4)}</title></circle>`,
+    )
+    .join('');
+  return `<svg id="${id}" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img">
+<line x1="${pad.l}" y1="${h - pad.b}" x2="${w - pad.r}" y2="${h - pad.b}" stroke="#999"/>
+<line x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${h - pad.b}" stroke="#999"/>
+<polyline fill="none" stroke="#3b6ea5" stroke-width="1.5" points="${line}"/>${dots}
+<text x="2" y="${sy(y1) + 4}">${y1.toPrecision(3)}</text><text x="2" y="${sy(y0) + 4}">${y0.toPrecision(3)}</text>
+<text x="${sx(x0)}" y="${h - 12}">${x0}</text><text x="${sx(x1) - 20}" y="${h - 12}">${x1}</text>
+<text x="${w / 2 - 20}" y="${h - 1}">${esc(xLabel)}</text></svg>`;
+}
+
+function kSelection(s: KSelection): string {
+  const points = s.curve.map((p) => [p.k, p.score] as [number, number]);
+  return `${lineChart('k-chart', points, 'k', s.chosen)}
+<p>k = <b>${s.chosen}</b> was chosen by ${esc(s.criterion)}; the red point marks it.</p>`;
+}
+
+function trainingLoss(r: ReportInput): string {
+  const t = r.training;
+  if (!t || t.epochs.length === 0) return '<p>No training record.</p>';
+  const curve =
+    t.curve && t.curve.length > 1
+      ? lineChart(
+          'loss-chart',
+          t.curve.map((p) => [p.step, p.loss]),
+          'step',
+        )
+      : lineChart(
+          'loss-chart',
+          t.epochs.map((e) => [e.epoch, e.loss]),
+          'epoch',
+        );
+  const rows = t.epochs
+    .map(
+      (e) =>
+        `<tr><td class="n">${e.epoch}</td><td class="n">${e.loss.toFixed(5)}</td><td class="n">${fmt(e.images)}</td><td class="n">${e.seconds.toFixed(1)}</td></tr>`,
+    )
+    .join('');
+  return `${curve}<p>Mean squared reconstruction error (pixels scaled to 0..1)${t.curve && t.curve.length > 1 ? ', averaged over windows of steps' : ' per epoch'}.</p>
+<table><tr><th>epoch</th><th>loss</th><th>images</th><th>seconds</th></tr>${rows}</table>`;
+}
+
+function examples(list: ReportExample[]): string {
+  if (list.length === 0) return '<p>No examples.</p>';
+  const cells = list
+    .map(
+      (e, i) => `<td>${img(e.input, `example ${i} input`, 'example')}<br>${img(e.reconstruction, `example ${i} reconstruction`, 'example')}<br>${img(e.attention, `example ${i} attention`, 'example')}
+<div><a href="#cluster-${e.cluster}">cluster ${e.cluster}</a><br>${esc(shortKey(e.key))}</div></td>`,
+    )
+    .join('');
+  return `<p>Top to bottom: the image as the model saw it, the autoencoder's reconstruction of
+it, and its attention map (each code position's largest channel; brighter is stronger).</p>
+<table class="examples"><tr>${cells}</tr></table>`;
+}
+
+function shortKey(key: string): string {
+  const base = key.split('/').pop() ?? key;
+  return base.length > 24 ? `…${base.slice(-23)}` : base;
+}
+
+function clusterCards(clusters: ReportCluster[]): string {
+  const cards = clusters
+    .map((c) => {
+      const m = majority(c.labels);
+      const labels = m
+        ? `<div class="labels">majority <b>${esc(m.label)}</b> ${Math.round(m.share * 100)}% · ${m.top
+            .map(([l, n]) => `${esc(l)} ${fmt(n)}`)
+            .join(', ')}</div>`
+        : '';
+      return `<article class="card" id="cluster-${c.index}" data-cluster="${c.index}">
+<header><b>cluster ${c.index}</b> · ${fmt(c.size)} images · mean squared distance ${c.meanDistance.toFixed(4)}${labels}</header>
+<div class="pics"><figure>${img(c.decoded, `cluster ${c.index} decoded mean`, 'decoded')}<figcaption>decoded mean</figcaption></figure>
+<figure>${img(c.attention, `cluster ${c.index} attention`, 'attention')}<figcaption>mean attention</figcaption></figure></div>
+${img(c.samples, `cluster ${c.index} members`, 'samples')}
+</article>`;
     })
-    .join(' ');
-  return `<svg id="loss-chart" width="${w}" height="${h}" role="img">
-<polyline fill="none" stroke="#c0392b" stroke-width="2" points="${points}"/>
-<text x="5" y="10">${max.toPrecision(3)}</text><text x="5" y="${h - 2}">${min.toPrecision(3)}</text>
-</svg><p>per-epoch mean squared error: ${losses.map((l) => l.toFixed(5)).join(', ')}</p>`;
+    .join('\n');
+  return `<p>Each card: the cluster's mean code decoded back into an image, its mean attention map
+(each code position's largest channel, averaged over members), and members: nearest the
+centre first, then a random few.</p>
+<div class="cards">${cards}</div>`;
+}
+
+function rejected(list: ReportInput['rejected']): string {
+  if (list.length === 0) return '<p>None.</p>';
+  const shown = list.slice(0, 200);
+  const more =
+    list.length > shown.length
+      ? `<p>First ${shown.length} shown; all are in <code>shard-index.json</code>.</p>`
+      : '';
+  return `<table><tr><th>key</th><th>reason</th><th>detail</th></tr>${shown
+    .map(
+      (x) =>
+        `<tr><td>${esc(x.key)}</td><td>${esc(x.reason)}</td><td>${esc(x.message)}</td></tr>`,
+    )
+    .join('')}</table>${more}`;
 }

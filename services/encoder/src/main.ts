@@ -1,10 +1,11 @@
 import { initBackend } from '@imgcluster/model';
 import type { ShardJobData } from '@imgcluster/queues';
 import { createContext, runStageWorker } from '@imgcluster/runtime';
+import { startAssignWorker } from './assign-job.js';
 import { encodeShardJob } from './encode.js';
 
 // The encoder pool: start as many processes as there are cores to spare; each takes
-// one shard at a time from the encode queue.
+// one shard at a time from the encode queue, and large assign requests from theirs.
 const ctx = createContext('encoder');
 const chosen = await initBackend(ctx.env.TF_BACKEND);
 ctx.log.info(chosen, 'tensorflow.js backend selected');
@@ -15,3 +16,4 @@ await runStageWorker<ShardJobData>(
   (job, log) => encodeShardJob(ctx, job, log),
   ctx.env.WORKER_CONCURRENCY,
 );
+startAssignWorker(ctx);

@@ -31,7 +31,18 @@ interface CheckpointState {
   resumes?: number;
   /** Which checkpoint's files hold this state's weights (see runKeys().checkpointFiles). */
   tag?: string;
+  /** The loss curve: mean loss of each window of CURVE_POINTS_PER_EPOCH-th of an epoch. */
+  curve?: CurvePoint[];
 }
+
+/** One point of the loss curve: steps since training began, and the window's mean loss. */
+interface CurvePoint {
+  step: number;
+  loss: number;
+}
+
+/** Points of the loss curve recorded per epoch (fewer when an epoch has fewer steps). */
+const CURVE_POINTS_PER_EPOCH = 25;
 
 interface EpochRecord {
   epoch: number;
@@ -152,6 +163,8 @@ async function trainEpochs(
   const batchSize = spec.training.batchSize;
   const stepsPerEpoch = shards.reduce((a, s) => a + Math.ceil(s.count / batchSize), 0);
   const everySteps = spec.training.checkpointSteps;
+  const curveEvery = Math.max(1, Math.ceil(stepsPerEpoch / CURVE_POINTS_PER_EPOCH));
+  const curve = (state.curve ??= []);
   let lastProgress = 0;
 
   for (let epoch = state.epochsDone; epoch < spec.training.epochs; epoch++) {
@@ -160,6 +173,8 @@ async function trainEpochs(
     let lossSum = resumeAt > 0 ? (state.lossSum ?? 0) : 0;
     let seen = resumeAt > 0 ? (state.seen ?? 0) : 0;
     let step = 0;
+    let windowLoss = 0;
+    let windowImages = 0;
     const order = permutation(shards.length, spec.training.seed * 7919 + epoch);
 
     for (const o of order) {
@@ -187,6 +202,13 @@ async function trainEpochs(
         lossSum += loss * n;
         seen += n;
         step++;
+        windowLoss += loss * n;
+        windowImages += n;
+        if (step % curveEvery === 0 || step === stepsPerEpoch) {
+          curve.push({ step: epoch * stepsPerEpoch + step, loss: windowLoss / windowImages });
+          windowLoss = 0;
+          windowImages = 0;
+        }
 
         // Let BullMQ renew the job lock and answer Redis between steps.
         await yieldToEventLoop();
@@ -274,7 +296,11 @@ async function publish(
   await ctx.storage.put(ctx.bucket, k.encoderWeights, encoder.weights);
   await ctx.storage.put(ctx.bucket, k.decoderJson, decoder.modelJson);
   await ctx.storage.put(ctx.bucket, k.decoderWeights, decoder.weights);
-  await ctx.storage.putJson(ctx.bucket, k.training, { ...info, epochs: state.epochs });
+  await ctx.storage.putJson(ctx.bucket, k.training, {
+    ...info,
+    epochs: state.epochs,
+    curve: state.curve ?? [],
+  });
 }
 
 /** Image shards kept in memory between epochs, up to a byte budget; the rest re-read. */

@@ -1,0 +1,130 @@
+import { runKeys, type RunSpec } from '@imgcluster/config';
+import { preprocessImage, type RejectReason } from '@imgcluster/images';
+import { assign } from '@imgcluster/kmeans';
+import { encodeBatch, loadModel, type tf } from '@imgcluster/model';
+import { decodeShard } from '@imgcluster/shard';
+import type { Storage } from '@imgcluster/storage';
+
+/** What assigning new images to a finished run needs: its encoder and centroids. */
+export interface RunModel {
+  runId: string;
+  spec: RunSpec;
+  encoder: tf.LayersModel;
+  /** k × dim floats, the cluster worker's final centroids. */
+  centroids: Float32Array;
+  k: number;
+  dim: number;
+  /** Side of the code (and attention map): image size / 8. */
+  side: number;
+}
+
+/** Loads a succeeded run's published encoder and centroids from the artifact bucket. */
+export async function loadRunModel(
+  storage: Storage,
+  bucket: string,
+  runId: string,
+  spec: RunSpec,
+): Promise<RunModel> {
+  const keys = runKeys(runId);
+  const [json, weights, centroidShard] = await Promise.all([
+    storage.get(bucket, keys.encoderJson),
+    storage.get(bucket, keys.encoderWeights),
+    storage.get(bucket, keys.centroids),
+  ]);
+  const encoder = await loadModel(json, weights);
+  const { header, data } = decodeShard(centroidShard);
+  const [k, ...code] = header.shape;
+  const dim = code.reduce((a, b) => a * b, 1);
+  return {
+    runId,
+    spec,
+    encoder,
+    centroids: data as Float32Array,
+    k,
+    dim,
+    side: spec.image.size / 8,
+  };
+}
+
+/** One image to assign: a name to report it by, and its file bytes. */
+export interface AssignInput {
+  name: string;
+  bytes: Uint8Array;
+}
+
+/** An image's cluster, its squared distance to the centre, and its attention map. */
+export interface Assigned {
+  name: string;
+  cluster: number;
+  distance: number;
+  /** Each code position's largest channel, row-major `height × width`. */
+  attention: { height: number; width: number; values: number[] };
+}
+
+/** An image that could not be assigned, with a stable reason (as preprocessing gives). */
+export interface AssignRejected {
+  name: string;
+  rejected: { reason: RejectReason | 'not_found'; message: string };
+}
+
+export type AssignOutcome = Assigned | AssignRejected;
+
+/** Images per encoder forward pass. */
+const BATCH = 64;
+
+/**
+ * Assigns images to a run's clusters exactly as the pipeline assigned its own: the same
+ * resize (the run's size and channels), the run's encoder, and the nearest centroid by
+ * squared distance. An image that does not decode is reported with its reason; the
+ * others are assigned all the same. Results keep the order of `inputs`.
+ */
+export async function assignImages(
+  model: RunModel,
+  inputs: AssignInput[],
+  onProgress?: (done: number) => Promise<void> | void,
+): Promise<AssignOutcome[]> {
+  const { size, channels } = model.spec.image;
+  const itemBytes = size * size * channels;
+  const cells = model.side * model.side;
+  const out: AssignOutcome[] = new Array(inputs.length);
+
+  for (let start = 0; start < inputs.length; start += BATCH) {
+    const chunk = inputs.slice(start, start + BATCH);
+    const decoded = await Promise.all(
+      chunk.map((input) => preprocessImage(input.bytes, { size, channels })),
+    );
+    const ok: number[] = [];
+    decoded.forEach((d, i) => {
+      if (d.ok) ok.push(i);
+      else out[start + i] = { name: chunk[i].name, rejected: { reason: d.reason, message: d.message } };
+    });
+    if (ok.length > 0) {
+      const pixels = new Uint8Array(ok.length * itemBytes);
+      ok.forEach((i, j) => {
+        const d = decoded[i];
+        if (d.ok) pixels.set(d.pixels, j * itemBytes);
+      });
+      const { codes, attention } = encodeBatch(model.encoder, pixels, ok.length, size, channels);
+      const nearest = assign(codes, ok.length, model.dim, model.centroids, model.k);
+      ok.forEach((i, j) => {
+        out[start + i] = {
+          name: chunk[i].name,
+          cluster: nearest.labels[j],
+          distance: nearest.distances[j],
+          attention: {
+            height: model.side,
+            width: model.side,
+            values: Array.from(attention.subarray(j * cells, (j + 1) * cells), round),
+          },
+        };
+      });
+    }
+    await onProgress?.(Math.min(inputs.length, start + BATCH));
+  }
+  return out;
+}
+
+/** Six significant digits: enough for a picture, a third of the JSON of a full float. */
+function round(v: number): number {
+  return Number(v.toPrecision(6));
+}
