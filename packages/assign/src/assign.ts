@@ -96,7 +96,11 @@ export async function assignImages(
     const ok: number[] = [];
     decoded.forEach((d, i) => {
       if (d.ok) ok.push(i);
-      else out[start + i] = { name: chunk[i].name, rejected: { reason: d.reason, message: d.message } };
+      else
+        out[start + i] = {
+          name: chunk[i].name,
+          rejected: { reason: d.reason, message: d.message },
+        };
     });
     if (ok.length > 0) {
       const pixels = new Uint8Array(ok.length * itemBytes);

@@ -240,7 +240,7 @@ export const API_ROUTES: RouteDoc[] = [
     summary: "The run's HTML report",
     description:
       'One page that loads nothing from elsewhere: settings, timings, scores, cluster sizes, ' +
-      'loss curve, reconstructions and every cluster, its pictures being the run\'s artifacts ' +
+      "loss curve, reconstructions and every cluster, its pictures being the run's artifacts " +
       '(loaded lazily).',
     params: parameters(runParams, { id: RUN_ID }),
     responses: { 200: { description: 'The report.', contentType: 'text/html' } },

@@ -222,7 +222,8 @@ function lineChart(id: string, points: [number, number][], xLabel: string, mark?
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
   const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   const sx = (x: number) => pad.l + (x1 === x0 ? 0.5 : (x - x0) / (x1 - x0)) * (w - pad.l - pad.r);
-  const sy = (y: number) => h - pad.b - (y1 === y0 ? 0.5 : (y - y0) / (y1 - y0)) * (h - pad.t - pad.b);
+  const sy = (y: number) =>
+    h - pad.b - (y1 === y0 ? 0.5 : (y - y0) / (y1 - y0)) * (h - pad.t - pad.b);
   const line = points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
   const dots = points
     .map(
@@ -274,7 +275,10 @@ function examples(list: ReportExample[]): string {
   if (list.length === 0) return '<p>No examples.</p>';
   const cells = list
     .map(
-      (e, i) => `<td>${img(e.input, `example ${i} input`, 'example')}<br>${img(e.reconstruction, `example ${i} reconstruction`, 'example')}<br>${img(e.attention, `example ${i} attention`, 'example')}
+      (
+        e,
+        i,
+      ) => `<td>${img(e.input, `example ${i} input`, 'example')}<br>${img(e.reconstruction, `example ${i} reconstruction`, 'example')}<br>${img(e.attention, `example ${i} attention`, 'example')}
 <div><a href="#cluster-${e.cluster}">cluster ${e.cluster}</a><br>${esc(shortKey(e.key))}</div></td>`,
     )
     .join('');
@@ -320,8 +324,7 @@ function rejected(list: ReportInput['rejected']): string {
       : '';
   return `<table><tr><th>key</th><th>reason</th><th>detail</th></tr>${shown
     .map(
-      (x) =>
-        `<tr><td>${esc(x.key)}</td><td>${esc(x.reason)}</td><td>${esc(x.message)}</td></tr>`,
+      (x) => `<tr><td>${esc(x.key)}</td><td>${esc(x.reason)}</td><td>${esc(x.message)}</td></tr>`,
     )
     .join('')}</table>${more}`;
 }
