@@ -4,16 +4,24 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import sharp from 'sharp';
-import { ImgclusterClient, formatProgress } from '@imgcluster/client';
+import {
+  ImgclusterClient,
+  formatProgress,
+  type AssignedImage,
+  type AssignmentStatus,
+  type AssignResults,
+  type RejectedImage,
+} from '@imgcluster/client';
 import { STAGES } from '@imgcluster/config';
 import { balancedSubset, readFashionMnist } from '@imgcluster/datasets';
-import { startStack, uploadFashionMnist, type LocalStack } from '@imgcluster/devstack';
+import { REPO_ROOT, startStack, uploadFashionMnist, type LocalStack } from '@imgcluster/devstack';
 import { createRedis, QUEUES } from '@imgcluster/queues';
+import { openBrowser, scrollThroughPictures, type SeenPicture } from './lib/browser.js';
 
 const IMAGES = 2000;
 const BAD_FILES: Record<string, Buffer> = {
@@ -27,10 +35,14 @@ let work: string;
 let client: ImgclusterClient;
 let inputKeys: string[] = [];
 let labelsKey = '';
+/** The run of the main test, once it has succeeded; later tests look at it. */
+let finished:
+  { id: string; labels: Map<string, { cluster: number; distance: number }> } | undefined;
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'imgcluster-e2e-'));
-  stack = await startStack(work, { preprocess: 2, encoder: 2 });
+  // A small synchronous limit, so that assigning a few dozen images takes the job path.
+  stack = await startStack(work, { preprocess: 2, encoder: 2 }, { ASSIGN_SYNC_MAX: '16' });
   client = new ImgclusterClient(stack.apiUrl);
 
   const data = await readFashionMnist({ split: 'train' });
@@ -259,6 +271,13 @@ test(
     const picture = await client.fetchBytes(big.pictures.decoded);
     assert.deepEqual([...picture.subarray(1, 4)], [0x50, 0x4e, 0x47]);
 
+    finished = {
+      id,
+      labels: new Map(
+        labelled.map((r) => [r[0], { cluster: Number(r[1]), distance: Number(r[2]) }]),
+      ),
+    };
+
     for (const [path, status, code] of [
       [`/v1/runs/${id}/clusters/10/members`, 404, 'CLUSTER_NOT_FOUND'],
       [`/v1/runs/${id}/clusters/x/members`, 404, 'CLUSTER_NOT_FOUND'],
@@ -271,6 +290,173 @@ test(
       assert.equal(res.status, status, path);
       assert.equal(((await res.json()) as { error: { code: string } }).error.code, code, path);
     }
+  },
+);
+
+test(
+  'the report opens in headless Chromium with every cluster’s pictures loaded and the charts drawn',
+  { timeout: 180_000 },
+  async (t) => {
+    if (!finished) return t.skip('the run of the main test did not succeed');
+    const { id } = finished;
+    const browser = await openBrowser();
+    try {
+      const page = await browser.context.newPage();
+      const origin = new URL(stack.apiUrl).origin;
+      const elsewhere: string[] = [];
+      const failed: string[] = [];
+      const errors: string[] = [];
+      page.on('request', (r) => {
+        if (!r.url().startsWith(origin) && !r.url().startsWith('data:')) elsewhere.push(r.url());
+      });
+      page.on('response', (r) => {
+        if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+      });
+      page.on('pageerror', (e) => errors.push(e.message));
+
+      const res = await page.goto(`${stack.apiUrl}/v1/runs/${id}/report`);
+      assert.equal(res?.status(), 200);
+      assert.match(await page.title(), new RegExp(id));
+
+      const seen = (await page.evaluate(scrollThroughPictures(20_000))) as SeenPicture[];
+      const cards = await page.locator('article.card').count();
+      assert.equal(cards, 10);
+      for (let c = 0; c < 10; c++) {
+        const mine = seen.filter((p) => p.cluster === String(c));
+        assert.deepEqual(
+          mine.map((p) => p.className).sort(),
+          ['attention', 'decoded', 'samples'],
+          `cluster ${c}`,
+        );
+        for (const p of mine) assert.ok(p.naturalWidth > 0, `cluster ${c} ${p.src} did not load`);
+      }
+      const examples = seen.filter((p) => p.className === 'example');
+      assert.ok(examples.length >= 3, `${examples.length} reconstruction pictures`);
+      for (const p of examples) assert.ok(p.naturalWidth > 0, `${p.src} did not load`);
+
+      // Charts: one bar per cluster, a loss curve, both actually laid out.
+      assert.equal(await page.locator('#size-chart rect.bar').count(), 10);
+      const chart = await page.locator('#size-chart').boundingBox();
+      assert.ok(
+        chart && chart.width > 100 && chart.height > 50,
+        `chart box ${JSON.stringify(chart)}`,
+      );
+      const loss = await page.locator('#loss-chart polyline').getAttribute('points');
+      assert.ok((loss ?? '').split(' ').length >= 3, 'the loss curve has points');
+      assert.match((await page.locator('#scores').innerText()) ?? '', /NMI 0\.\d{3}/);
+
+      assert.deepEqual(elsewhere, [], 'the report loads nothing from elsewhere');
+      assert.deepEqual(failed, [], 'every request of the page succeeded');
+      assert.deepEqual(errors, []);
+
+      mkdirSync(join(REPO_ROOT, 'test-output'), { recursive: true });
+      const shot = join(REPO_ROOT, 'test-output', 'report.png');
+      await page.evaluate('window.scrollTo(0, 0)');
+      await page.screenshot({ path: shot, fullPage: true });
+      console.log(`report screenshot: ${shot}`);
+    } finally {
+      await browser.close();
+    }
+  },
+);
+
+test(
+  'images assigned through the API land where the run put them; bad ones say why',
+  { timeout: 180_000 },
+  async (t) => {
+    if (!finished) return t.skip('the run of the main test did not succeed');
+    const { id, labels } = finished;
+    const own = [...labels.keys()].slice(0, 40);
+    const same = (name: string, r: AssignedImage) => {
+      const want = labels.get(name)!;
+      assert.equal(r.cluster, want.cluster, name);
+      assert.ok(Math.abs(r.distance - want.distance) <= 1e-5 * Math.max(1, want.distance), name);
+      assert.equal(r.attention.values.length, 16);
+    };
+
+    // A few stored images by key: answered at once, in order, a missing key reported.
+    const small = (await client.assign(id, {
+      keys: [own[0], 'fashion-mnist/no-such-image.png', own[1]],
+      bucket: 'datasets',
+    })) as AssignResults;
+    assert.deepEqual([small.total, small.assigned, small.rejected], [3, 2, 1]);
+    same(own[0], small.results[0] as AssignedImage);
+    same(own[1], small.results[2] as AssignedImage);
+    assert.equal((small.results[1] as RejectedImage).rejected.reason, 'not_found');
+
+    // Files as multipart, a text file among them.
+    const files = await Promise.all(
+      own.slice(2, 4).map(async (key) => ({
+        name: key.split('/').pop()!,
+        bytes: new Uint8Array(await stack.storage.get('datasets', key)),
+      })),
+    );
+    const text = { name: 'notes.txt', bytes: new Uint8Array(Buffer.from('not an image')) };
+    const sent = (await client.assign(id, { files: [files[0], text, files[1]] })) as AssignResults;
+    assert.deepEqual(
+      sent.results.map((r) => r.name),
+      [files[0].name, 'notes.txt', files[1].name],
+    );
+    same(own[2], sent.results[0] as AssignedImage);
+    same(own[3], sent.results[2] as AssignedImage);
+    assert.equal((sent.results[1] as RejectedImage).rejected.reason, 'not_an_image');
+
+    // More than ASSIGN_SYNC_MAX (16): queued for the encoder pool, polled to the end.
+    const queued = (await client.assign(id, { keys: own, bucket: 'datasets' })) as AssignmentStatus;
+    assert.equal(queued.state, 'queued');
+    assert.equal(queued.total, own.length);
+    const states: string[] = [];
+    const big = await client.waitForAssignment(queued, (s) => states.push(s.state), 200);
+    assert.equal(states.at(-1), 'succeeded');
+    assert.equal(big.assigned, own.length);
+    big.results.forEach((r, i) => same(own[i], r as AssignedImage));
+
+    // The same many files as multipart take the job path too.
+    const many = await Promise.all(
+      own.slice(0, 20).map(async (key) => ({
+        name: key,
+        bytes: new Uint8Array(await stack.storage.get('datasets', key)),
+      })),
+    );
+    const manyQueued = (await client.assign(id, { files: many })) as AssignmentStatus;
+    assert.equal(manyQueued.state, 'queued');
+    const manyDone = await client.waitForAssignment(manyQueued, undefined, 200);
+    manyDone.results.forEach((r, i) => same(own[i], r as AssignedImage));
+
+    for (const [init, path, status, code] of [
+      [{ body: '{}' }, `/v1/runs/${id}/assign`, 400, 'VALIDATION_FAILED'],
+      [
+        { body: JSON.stringify({ keys: ['a'], bucket: 'imgcluster' }) },
+        `/v1/runs/${id}/assign`,
+        400,
+        'VALIDATION_FAILED',
+      ],
+      [{ body: new FormData() }, `/v1/runs/${id}/assign`, 400, 'NO_IMAGES'],
+      [
+        { body: JSON.stringify({ keys: ['a'] }) },
+        '/v1/runs/run_nosuchrun1/assign',
+        404,
+        'RUN_NOT_FOUND',
+      ],
+    ] as const) {
+      const json = typeof init.body === 'string';
+      const res = await fetch(`${stack.apiUrl}${path}`, {
+        method: 'POST',
+        headers: json ? { 'content-type': 'application/json' } : {},
+        body: init.body,
+      });
+      const body = (await res.json()) as { error: { code: string } };
+      assert.equal(res.status, status, `${path} ${JSON.stringify(body)}`);
+      assert.equal(body.error.code, code);
+    }
+    const missing = await fetch(`${stack.apiUrl}/v1/runs/${id}/assignments/asg_nosuchone1`);
+    assert.equal(missing.status, 404);
+
+    // The OpenAPI document describes the routes just used.
+    const doc = (await (await fetch(`${stack.apiUrl}/docs/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
+    assert.ok(doc.paths['/v1/runs/{id}/assign'] && doc.paths['/v1/runs/{id}/assignments/{aid}']);
   },
 );
 

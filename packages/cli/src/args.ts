@@ -15,6 +15,8 @@ export interface OptionSpec {
 export interface CommandSpec {
   summary: string;
   args: string[];
+  /** The name of any number of further positional arguments (none included); default: none. */
+  rest?: string;
   options: Record<string, OptionSpec>;
   /** More lines for the command's help. */
   details?: string[];
@@ -108,6 +110,51 @@ export const COMMANDS = {
     args: ['run'],
     options: {},
   },
+  assign: {
+    summary: "assign new images to a finished run's clusters",
+    args: ['run'],
+    rest: 'image',
+    options: {
+      keys: {
+        type: 'boolean',
+        description: 'the arguments after <run> are object keys in storage, not local files',
+      },
+      'keys-from': {
+        type: 'string',
+        value: 'FILE',
+        description: 'object keys to assign, one a line (as --keys)',
+      },
+      bucket: {
+        type: 'string',
+        value: 'B',
+        description: "bucket of the keys (default: the run's input bucket)",
+      },
+      batch: {
+        type: 'string',
+        value: 'N',
+        description: 'images per request, 1..10000 (default: 64 files, 10000 keys)',
+      },
+      json: { type: 'boolean', description: 'print the results as one JSON object instead' },
+      out: {
+        type: 'string',
+        value: 'FILE',
+        description: 'also write name,cluster,distance,reason CSV',
+      },
+      attention: {
+        type: 'string',
+        value: 'DIR',
+        description: "write each assigned image's attention map into DIR as a PNG",
+      },
+    },
+    details: [
+      'Each <image> is a file or a folder, whose files are all sent (recursively); an image is',
+      'named by its path. They go in batches of --batch; a batch that the API queues rather',
+      'than answering at once is followed to the end. With --keys or --keys-from the images',
+      'are objects in storage instead. The run must have succeeded.',
+      'Images the API cannot read are listed as rejected with the reason; they leave the exit',
+      'code at 0. A batch the API refuses is reported, the others go on, and the exit code is 1.',
+    ],
+  },
 } satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;
@@ -119,6 +166,8 @@ export interface ParsedCommand {
   api: string;
   /** Positional arguments by name. */
   args: Record<string, string>;
+  /** The positional arguments after the named ones (see CommandSpec.rest). */
+  rest: string[];
   options: Record<string, string | boolean | undefined>;
 }
 
@@ -169,7 +218,7 @@ export function parseCommandLine(
   if (positionals.length < spec.args.length) {
     throw new UsageError(`missing <${spec.args[positionals.length]}>`, name);
   }
-  if (positionals.length > spec.args.length) {
+  if (positionals.length > spec.args.length && !spec.rest) {
     throw new UsageError(
       `unexpected argument ${JSON.stringify(positionals[spec.args.length])}`,
       name,
@@ -188,6 +237,7 @@ export function parseCommandLine(
     command: name,
     api: apiUrl((apiOption as string | undefined) ?? api ?? env.IMGCLUSTER_API ?? DEFAULT_API),
     args,
+    rest: positionals.slice(spec.args.length),
     options,
   };
 }
@@ -260,6 +310,7 @@ export function wholeNumber(
 export function usageLine(name: CommandName): string {
   const spec: CommandSpec = COMMANDS[name];
   const parts = [`imgcluster ${name}`, ...spec.args.map((a) => `<${a}>`)];
+  if (spec.rest) parts.push(`[<${spec.rest}>…]`);
   for (const [option, o] of Object.entries(spec.options)) {
     const text = o.type === 'string' ? `--${option} ${o.value ?? 'VALUE'}` : `--${option}`;
     parts.push(o.required ? text : `[${text}]`);

@@ -1,14 +1,18 @@
 import { ImgclusterClient } from '@imgcluster/client';
 import { parseCommandLine, usageLine, type CommandName } from './args.js';
+import { assign } from './commands/assign.js';
 import { clusters } from './commands/clusters.js';
 import { download } from './commands/download.js';
 import { run } from './commands/run.js';
 import { cancel, list, retry, status } from './commands/runs.js';
 import { upload } from './commands/upload.js';
-import { writeLines, type Command, type Io } from './context.js';
+import { writeLines, type CommandContext, type Io } from './context.js';
 import { describeError, EXIT, UsageError } from './errors.js';
 
-const HANDLERS: Record<CommandName, Command> = {
+/** A command's handler: most take only the context; `rest` is for those with a CommandSpec.rest. */
+type Handler = (ctx: CommandContext, rest: string[]) => Promise<number>;
+
+const HANDLERS: Record<CommandName, Handler> = {
   upload,
   run,
   status,
@@ -17,6 +21,7 @@ const HANDLERS: Record<CommandName, Command> = {
   list,
   download,
   clusters,
+  assign,
 };
 
 /**
@@ -33,8 +38,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     api = parsed.api;
     const client = new ImgclusterClient(parsed.api);
-    const { args, options } = parsed;
-    return await HANDLERS[parsed.command]({ client, api, io, args, options });
+    const { args, rest, options } = parsed;
+    return await HANDLERS[parsed.command]({ client, api, io, args, options }, rest);
   } catch (err) {
     if (err instanceof UsageError) {
       writeLines(io.stderr, usageLines(err));

@@ -65,6 +65,40 @@ export function transferLine(s: TransferState): string {
   return `${parts.join('  ')}${notes.length ? `  (${notes.join(', ')})` : ''}`;
 }
 
+/** How far an assignment of many images has got. */
+export interface AssignState {
+  /** Images answered so far (assigned, rejected or in a failed batch), and those of the batch
+   * under way that a queued assignment reports done. */
+  done: number;
+  total: number;
+  assigned: number;
+  rejected: number;
+  /** Images not assigned because their batch failed or the file could not be read. */
+  failed: number;
+  /** Seconds since the first request. */
+  seconds: number;
+  /** What the batch under way is doing, e.g. `batch 3/5 queued`. */
+  note?: string;
+}
+
+/** One line: `assign [####----] 128/300 images  125 assigned, 3 rejected  ETA 0:12`. */
+export function assignLine(s: AssignState): string {
+  const rate = s.seconds > 0 ? s.done / s.seconds : 0;
+  const eta = s.done >= s.total ? 0 : rate > 0 ? (s.total - s.done) / rate : Number.NaN;
+  const counts = [
+    `${s.assigned} assigned`,
+    `${s.rejected} rejected`,
+    ...(s.failed ? [`${s.failed} failed`] : []),
+  ];
+  return [
+    `assign ${bar(s.done / (s.total || 1))}`,
+    `${s.done}/${s.total} images`,
+    counts.join(', '),
+    `ETA ${formatDuration(eta)}`,
+    ...(s.note ? [s.note] : []),
+  ].join('  ');
+}
+
 /** How much of a stage is done, 0..1; training counts the steps of the epoch under way. */
 export function stageFraction(name: string, st: StageStatus): number {
   if (st.state === 'succeeded') return 1;

@@ -108,7 +108,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 .kv{columns:2 320px} .kv div{font-size:.85rem;break-inside:avoid} .kv code{color:#555}
 .big{font-size:1.3rem;font-weight:600;margin-right:1.5rem}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:1rem}
-.card{border:1px solid #ddd;border-radius:6px;padding:.6rem;content-visibility:auto;contain-intrinsic-size:auto 520px}
+.card{border:1px solid #ddd;border-radius:6px;padding:.6rem}
 .card header{font-size:.9rem;margin-bottom:.4rem} .card .labels{font-size:.8rem;color:#555}
 .pics{display:flex;gap:.6rem;align-items:flex-start} figure{margin:0;font-size:.75rem;color:#555}
 img{image-rendering:pixelated;max-width:100%;height:auto;background:#f4f4f4}
