@@ -169,13 +169,13 @@ function timings(r: ReportInput): string {
 }
 
 function scores(r: ReportInput): string {
-  const msd = `<span class="big">${(r.inertia / Math.max(1, r.images)).toFixed(4)}</span> mean squared distance of a code to its cluster's centre`;
-  if (!r.scores) return `<p>${msd}</p><p>No labels were given, so there are no scores.</p>`;
+  const msd = `<p>Mean squared distance of a code to its cluster's centre: <b>${(r.inertia / Math.max(1, r.images)).toFixed(4)}</b>.</p>`;
+  if (!r.scores) return `${msd}<p>No labels were given, so there are no scores.</p>`;
   const s = r.scores;
   return `<p><span class="big">NMI ${s.nmi.toFixed(3)}</span><span class="big">ARI ${s.ari.toFixed(3)}</span>
 <span class="big">accuracy ${s.accuracy.toFixed(3)}</span></p>
 <p>Against the labels of ${fmt(s.labelled)} images (labels are used for these scores only,
-never for training). Accuracy maps each cluster to its majority label. ${msd}.</p>`;
+never for training). Accuracy maps each cluster to its majority label.</p>${msd}`;
 }
 
 /** The label most members of a cluster carry, and its share. */
@@ -191,23 +191,33 @@ function sizeChart(clusters: ReportCluster[], labelled: boolean): string {
   const k = clusters.length;
   const max = Math.max(1, ...clusters.map((c) => c.size));
   const barW = Math.max(4, Math.min(40, Math.floor(960 / Math.max(1, k))));
-  const h = 180;
+  const named = labelled && barW >= 24;
+  const h = named ? 196 : 180;
   const left = 40;
-  const plot = h - 30;
+  const plot = 150;
   const every = Math.ceil(k / 40);
+  const base = plot + 8;
   const bars = clusters
     .map((c, i) => {
       const bh = Math.max(1, Math.round((c.size / max) * plot));
       const x = left + i * barW;
       const m = majority(c.labels);
       const tip = `cluster ${c.index}: ${fmt(c.size)} images${m ? `, ${Math.round(m.share * 100)}% ${m.label}` : ''}`;
-      const tick = i % every === 0 ? `<text x="${x}" y="${h - 4}">${c.index}</text>` : '';
-      return `<a href="#cluster-${c.index}"><rect class="bar" x="${x}" y="${h - 18 - bh}" width="${Math.max(1, barW - 1)}" height="${bh}" fill="#3b6ea5"><title>${esc(tip)}</title></rect></a>${tick}`;
+      const tick = i % every === 0 ? `<text x="${x}" y="${base + 12}">${c.index}</text>` : '';
+      const name =
+        named && m
+          ? `<text x="${x}" y="${base + 24}">${esc(m.label.slice(0, Math.floor(barW / 6)))}</text>`
+          : '';
+      return `${tick}${name}<a href="#cluster-${c.index}"><rect class="bar" x="${x}" y="${base - bh}" width="${Math.max(1, barW - 1)}" height="${bh}" fill="#3b6ea5"><title>${esc(tip)}</title></rect></a>`;
     })
     .join('');
   const width = left + k * barW + 10;
-  const axis = `<text x="0" y="${h - 18 - plot + 8}">${fmt(max)}</text><text x="0" y="${h - 18}">0</text>`;
-  const note = labelled ? ' Hover a bar for its majority label.' : '';
+  const axis = `<text x="0" y="${base - plot + 8}">${fmt(max)}</text><text x="0" y="${base}">0</text>`;
+  const note = named
+    ? ' Under each bar its majority label; hover a bar for its share.'
+    : labelled
+      ? ' Hover a bar for its majority label.'
+      : '';
   return `<svg id="size-chart" viewBox="0 0 ${width} ${h}" width="${width}" height="${h}" role="img" aria-label="images per cluster">${axis}${bars}</svg>
 <p>Images per cluster; a bar links to its cluster.${note}</p>`;
 }
