@@ -4,7 +4,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -17,10 +17,12 @@ import {
   type AssignResults,
   type RejectedImage,
 } from '@imgcluster/client';
-import { STAGES } from '@imgcluster/config';
+import { runSpecSchema, STAGES } from '@imgcluster/config';
 import { balancedSubset, readFashionMnist } from '@imgcluster/datasets';
 import { REPO_ROOT, startStack, uploadFashionMnist, type LocalStack } from '@imgcluster/devstack';
+import { pngSize } from '@imgcluster/images';
 import { createRedis, QUEUES } from '@imgcluster/queues';
+import { renderReport } from '../services/cluster/src/report.js';
 import { openBrowser, scrollThroughPictures, type SeenPicture } from './lib/browser.js';
 
 const IMAGES = 2000;
@@ -35,6 +37,10 @@ let work: string;
 let client: ImgclusterClient;
 let inputKeys: string[] = [];
 let labelsKey = '';
+/** The settings shown by the synthetic 200-cluster report. */
+const final200Spec = () =>
+  runSpecSchema.parse({ input: { bucket: 'datasets' }, kmeans: { k: 200 } });
+
 /** The run of the main test, once it has succeeded; later tests look at it. */
 let finished:
   { id: string; labels: Map<string, { cluster: number; distance: number }> } | undefined;
@@ -354,6 +360,55 @@ test(
       await page.evaluate('window.scrollTo(0, 0)');
       await page.screenshot({ path: shot, fullPage: true });
       console.log(`report screenshot: ${shot}`);
+
+      // A 200-cluster page (this run's pictures, each under its own name) fetches only the
+      // pictures in view when it opens, and the rest as they are scrolled to.
+      const dir = join(work, 'report-200');
+      mkdirSync(join(dir, 'clusters'), { recursive: true });
+      const clusters: Parameters<typeof renderReport>[0]['clusters'] = [];
+      for (let c = 0; c < 200; c++) {
+        const pics: Record<string, { path: string; width: number; height: number }> = {};
+        for (const kind of ['samples', 'attention', 'decoded']) {
+          const from = `clusters/${String(c % 10).padStart(3, '0')}-${kind}.png`;
+          const png = await client.download(id, from);
+          const path = `clusters/${String(c).padStart(3, '0')}-${kind}.png`;
+          writeFileSync(join(dir, path), png);
+          pics[kind] = { path, ...pngSize(png) };
+        }
+        clusters.push({
+          index: c,
+          size: 10,
+          meanDistance: 1,
+          samples: pics.samples,
+          attention: pics.attention,
+          decoded: pics.decoded,
+        });
+      }
+      const html = renderReport({
+        runId: 'run_twohundred',
+        spec: final200Spec(),
+        images: 2000,
+        rejected: [],
+        stageSeconds: {},
+        kmeans: { steps: 1, stopReason: null, fitSeconds: 0 },
+        inertia: 1,
+        clusters,
+        examples: [],
+      });
+      writeFileSync(join(dir, 'report.html'), html);
+      assert.ok(html.length < 250_000, `${html.length} bytes of HTML`);
+      const big = await browser.context.newPage();
+      await big.goto(`file://${join(dir, 'report.html')}`, { waitUntil: 'load' });
+      await big.waitForTimeout(1000);
+      const loadedAtOpen = (await big.evaluate(
+        '[...document.images].filter((i) => i.complete && i.naturalWidth > 0).length',
+      )) as number;
+      console.log(
+        `200-cluster report: ${html.length} bytes, ${loadedAtOpen} of 600 pictures loaded at open`,
+      );
+      assert.ok(loadedAtOpen < 120, `${loadedAtOpen} of 600 pictures loaded before scrolling`);
+      const all = (await big.evaluate(scrollThroughPictures(20_000))) as SeenPicture[];
+      assert.equal(all.filter((p) => p.naturalWidth > 0).length, 600);
     } finally {
       await browser.close();
     }
@@ -387,7 +442,7 @@ test(
     // Files as multipart, a text file among them.
     const files = await Promise.all(
       own.slice(2, 4).map(async (key) => ({
-        name: key.split('/').pop()!,
+        name: `photos/${key.split('/').pop()!}`, // folders are kept in the name
         bytes: new Uint8Array(await stack.storage.get('datasets', key)),
       })),
     );
@@ -422,27 +477,56 @@ test(
     assert.equal(manyQueued.state, 'queued');
     const manyDone = await client.waitForAssignment(manyQueued, undefined, 200);
     manyDone.results.forEach((r, i) => same(own[i], r as AssignedImage));
+    // The files it stored for the job are gone once the job has its results.
+    const left = (await client.artifacts(id)).artifacts
+      .map((a) => a.path)
+      .filter((p) => p.startsWith(`assignments/${manyQueued.assignment}/`));
+    assert.deepEqual(left, [`assignments/${manyQueued.assignment}/results.json`]);
 
+    const json = { 'content-type': 'application/json' };
     for (const [init, path, status, code] of [
-      [{ body: '{}' }, `/v1/runs/${id}/assign`, 400, 'VALIDATION_FAILED'],
+      [{ body: '{}', headers: json }, `/v1/runs/${id}/assign`, 400, 'VALIDATION_FAILED'],
       [
-        { body: JSON.stringify({ keys: ['a'], bucket: 'imgcluster' }) },
+        { body: JSON.stringify({ keys: ['../imgcluster/runs/x.png'] }), headers: json },
+        `/v1/runs/${id}/assign`,
+        400,
+        'VALIDATION_FAILED',
+      ],
+      [
+        { body: JSON.stringify({ keys: ['a.png'], bucket: 'no-such-bucket' }), headers: json },
+        `/v1/runs/${id}/assign`,
+        400,
+        'INPUT_BUCKET_NOT_FOUND',
+      ],
+      [
+        { body: 'abc', headers: { 'content-type': 'multipart/form-data; boundary=xyz' } },
+        `/v1/runs/${id}/assign`,
+        400,
+        'VALIDATION_FAILED',
+      ],
+      [
+        { body: '{"keys":["a.png"]}', headers: { 'content-type': 'text/plain' } },
+        `/v1/runs/${id}/assign`,
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      ],
+      [
+        { body: JSON.stringify({ keys: ['a'], bucket: 'imgcluster' }), headers: json },
         `/v1/runs/${id}/assign`,
         400,
         'VALIDATION_FAILED',
       ],
       [{ body: new FormData() }, `/v1/runs/${id}/assign`, 400, 'NO_IMAGES'],
       [
-        { body: JSON.stringify({ keys: ['a'] }) },
+        { body: JSON.stringify({ keys: ['a'] }), headers: json },
         '/v1/runs/run_nosuchrun1/assign',
         404,
         'RUN_NOT_FOUND',
       ],
     ] as const) {
-      const json = typeof init.body === 'string';
       const res = await fetch(`${stack.apiUrl}${path}`, {
         method: 'POST',
-        headers: json ? { 'content-type': 'application/json' } : {},
+        headers: 'headers' in init ? init.headers : {},
         body: init.body,
       });
       const body = (await res.json()) as { error: { code: string } };

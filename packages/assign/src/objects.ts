@@ -47,36 +47,69 @@ export async function assignObjects(
   return out;
 }
 
-/** Loaded run models, kept for the few runs used last (each holds an encoder in memory). */
-export class RunModelCache {
-  private readonly models = new Map<string, Promise<RunModel>>();
+interface CachedModel {
+  model: Promise<RunModel>;
+  /** Callers using the model now; an evicted model is disposed once none is left. */
+  users: number;
+  evicted: boolean;
+}
 
+/**
+ * Loaded run models, kept for the few runs used last (each holds an encoder in memory). A
+ * model pushed out while requests still use it is disposed when the last one is done.
+ */
+export class RunModelCache {
+  private readonly models = new Map<string, CachedModel>();
+
+  /** `load` defaults to loadRunModel from `storage`'s `bucket`. */
   constructor(
-    private readonly storage: Storage,
-    private readonly bucket: string,
+    storage: Storage,
+    bucket: string,
     private readonly keep = 2,
+    private readonly load: (runId: string, spec: RunSpec) => Promise<RunModel> = (runId, spec) =>
+      loadRunModel(storage, bucket, runId, spec),
   ) {}
 
-  get(runId: string, spec: RunSpec): Promise<RunModel> {
-    let model = this.models.get(runId);
-    if (model) {
+  /** Runs `work` with the run's model, loading it first if it is not cached. */
+  async use<T>(runId: string, spec: RunSpec, work: (model: RunModel) => Promise<T>): Promise<T> {
+    let entry = this.models.get(runId);
+    if (entry) {
       this.models.delete(runId);
-      this.models.set(runId, model); // most recently used last
-      return model;
+      this.models.set(runId, entry); // most recently used last
+    } else {
+      entry = {
+        model: this.load(runId, spec),
+        users: 0,
+        evicted: false,
+      };
+      const loading = entry;
+      loading.model.catch(() => {
+        if (this.models.get(runId) === loading) this.models.delete(runId);
+      });
+      this.models.set(runId, entry);
+      this.evictOld();
     }
-    model = loadRunModel(this.storage, this.bucket, runId, spec);
-    model.catch(() => this.models.delete(runId));
-    this.models.set(runId, model);
-    while (this.models.size > this.keep) {
-      const [oldest] = this.models.keys();
-      void this.models
-        .get(oldest)
-        ?.then((m) => m.encoder.dispose())
-        .catch(() => undefined);
-      this.models.delete(oldest);
+    entry.users++;
+    try {
+      return await work(await entry.model);
+    } finally {
+      entry.users--;
+      if (entry.evicted && entry.users === 0) dispose(entry);
     }
-    return model;
   }
+
+  private evictOld(): void {
+    while (this.models.size > this.keep) {
+      const [oldest, entry] = this.models.entries().next().value!;
+      this.models.delete(oldest);
+      entry.evicted = true;
+      if (entry.users === 0) dispose(entry);
+    }
+  }
+}
+
+function dispose(entry: CachedModel): void {
+  void entry.model.then((m) => m.encoder.dispose()).catch(() => undefined);
 }
 
 /** What an assign job or request found: its results and their counts. */

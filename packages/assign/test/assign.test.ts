@@ -4,7 +4,13 @@ import sharp from 'sharp';
 import { runSpecSchema } from '@imgcluster/config';
 import { preprocessImage } from '@imgcluster/images';
 import { buildAutoencoder, encodeBatch, initBackend } from '@imgcluster/model';
-import { assignImages, type Assigned, type AssignRejected, type RunModel } from '../src/index.js';
+import {
+  assignImages,
+  RunModelCache,
+  type Assigned,
+  type AssignRejected,
+  type RunModel,
+} from '../src/index.js';
 
 before(async () => {
   await initBackend('wasm', { strict: true });
@@ -73,4 +79,34 @@ test('assigns each image to the centroid of its own code, keeps order, reports b
   assert.equal((broken as AssignRejected).rejected.reason, 'not_an_image');
   assert.deepEqual(progress, [4]);
   encoder.dispose();
+});
+
+test('a cached model pushed out while in use is disposed only when its last user is done', async () => {
+  const spec = runSpecSchema.parse({ input: { bucket: 'data' } });
+  const disposed: string[] = [];
+  const loads: string[] = [];
+  const fake = (runId: string) =>
+    ({ runId, encoder: { dispose: () => void disposed.push(runId) } }) as unknown as RunModel;
+  const cache = new RunModelCache(undefined as never, 'unused', 1, async (runId) => {
+    loads.push(runId);
+    return fake(runId);
+  });
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const slow = cache.use('run_a', spec, async (m) => {
+    await held;
+    return m.runId;
+  });
+  await new Promise((r) => setImmediate(r));
+  // run_b pushes run_a out of a cache of one while run_a is still in use.
+  assert.equal(await cache.use('run_b', spec, async (m) => m.runId), 'run_b');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(disposed, []);
+  release();
+  assert.equal(await slow, 'run_a');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(disposed, ['run_a']);
+  // run_b stays cached: used again without loading it again.
+  await cache.use('run_b', spec, async () => undefined);
+  assert.deepEqual(loads, ['run_a', 'run_b']);
 });

@@ -101,7 +101,7 @@ export const COMMANDS = {
       },
     },
     details: [
-      'Without --all: everything but images/, codes/ and checkpoint/ (the pictures, metrics,',
+      'Without --all: everything but images/, codes/, checkpoint/ and assignment inputs (the pictures, metrics,',
       'labels.csv, clusters, the report and the model). Paths are kept.',
     ],
   },
@@ -132,7 +132,7 @@ export const COMMANDS = {
       batch: {
         type: 'string',
         value: 'N',
-        description: 'images per request, 1..10000 (default: 64 files, 10000 keys)',
+        description: 'images per request, 1..10000 (default: 64 files, 1000 keys)',
       },
       json: { type: 'boolean', description: 'print the results as one JSON object instead' },
       out: {

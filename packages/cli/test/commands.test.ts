@@ -262,7 +262,7 @@ test('download keeps paths, leaves the bulk out and never writes outside its fol
   assert.ok(!existsSync(join(dir, 'metrics.json.part')));
   assert.match(
     r.stdout,
-    /downloaded 2 files, 36 B, .*; 1 image\/code shards and checkpoints left out/,
+    /downloaded 2 files, 36 B, .*; 1 shards, checkpoints and assignment inputs left out/,
   );
 
   const all = await cli('download', 'run_d1', dir, '--all');

@@ -31,7 +31,16 @@ export const runSpecSchema = z
      * Optional ground truth for scoring only (never used for training): a JSON object
      * mapping input object key to a label (string or integer).
      */
-    labels: z.object({ bucket: bucketName.optional(), key: objectKey }).strict().optional(),
+    labels: z
+      .object({
+        bucket: bucketName.optional(),
+        key: objectKey.refine(
+          (key) => !key.split('/').some((part) => part === '.' || part === '..'),
+          "must not have '.' or '..' segments",
+        ),
+      })
+      .strict()
+      .optional(),
     /** Size every image is resized to. */
     image: z
       .object({

@@ -7,6 +7,7 @@ import {
   RunModelCache,
   summarise,
   type AssignInput,
+  type RunModel,
 } from '@imgcluster/assign';
 import { runKeys } from '@imgcluster/config';
 import { initBackend } from '@imgcluster/model';
@@ -14,6 +15,7 @@ import { jobIds, type AssignJobInput, type RunStatus } from '@imgcluster/queues'
 import type { ServiceContext } from '@imgcluster/runtime';
 import { ApiError } from './errors.js';
 import { getRun } from './runs.js';
+import { isMissingBucket } from './uploads.js';
 import { ASSIGN_MAX_IMAGES, assignBodySchema, assignmentIdSchema } from './schemas.js';
 import { parse } from './validate.js';
 
@@ -31,25 +33,28 @@ import { parse } from './validate.js';
 export function assignRoutes(ctx: ServiceContext): FastifyPluginAsync {
   const models = new RunModelCache(ctx.storage, ctx.bucket);
   let backend: Promise<unknown> | undefined;
-  const modelFor = async (status: RunStatus) => {
+  const withModel = async <T>(status: RunStatus, work: (model: RunModel) => Promise<T>) => {
     backend ??= initBackend(ctx.env.TF_BACKEND);
     await backend;
-    return models.get(status.id, status.spec);
+    return models.use(status.id, status.spec, work);
   };
   const syncMax = ctx.env.ASSIGN_SYNC_MAX;
 
   return async (scope) => {
     await scope.register(multipart, {
       throwFileSizeLimit: false,
+      // Keep folders in file names (a/x.png and b/x.png are different images).
+      preservePath: true,
       limits: {
         fileSize: ctx.env.UPLOAD_MAX_BYTES,
         files: ASSIGN_MAX_IMAGES,
-        fields: 0,
-        parts: ASSIGN_MAX_IMAGES,
+        fields: MAX_FIELDS,
+        parts: ASSIGN_MAX_IMAGES + MAX_FIELDS,
       },
     });
 
-    scope.post<{ Params: { id: string } }>('/v1/runs/:id/assign', async (request, reply) => {
+    const route = { bodyLimit: ASSIGN_BODY_LIMIT };
+    scope.post<{ Params: { id: string } }>('/v1/runs/:id/assign', route, async (request, reply) => {
       const status = await succeededRun(ctx, request.params.id);
       const assignment = `asg_${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
 
@@ -57,11 +62,18 @@ export function assignRoutes(ctx: ServiceContext): FastifyPluginAsync {
       if (request.isMultipart()) {
         const got = await readFiles(ctx, request, status.id, assignment, syncMax);
         if (got.inMemory) {
-          const model = await modelFor(status);
-          return { id: status.id, ...summarise(await assignImages(model, got.inMemory)) };
+          const inputs = got.inMemory;
+          const results = await withModel(status, (model) => assignImages(model, inputs));
+          return { id: status.id, ...summarise(results) };
         }
         staged = got.staged;
       } else {
+        if (request.body !== undefined && !isJson(request.headers['content-type'])) {
+          throw new ApiError(
+            'UNSUPPORTED_MEDIA_TYPE',
+            'send images as multipart/form-data files, or keys as application/json',
+          );
+        }
         const body = parse(assignBodySchema, request.body ?? {}, 'body');
         const bucket = body.bucket ?? status.spec.input.bucket;
         if (bucket === ctx.bucket) {
@@ -71,14 +83,15 @@ export function assignRoutes(ctx: ServiceContext): FastifyPluginAsync {
             [{ path: 'body.bucket', message: 'the artifact bucket only holds run artifacts' }],
           );
         }
-        staged = body.keys.map((key) => ({ bucket, key, name: key }));
-        if (staged.length <= syncMax) {
-          const model = await modelFor(status);
-          return {
-            id: status.id,
-            ...summarise(await assignObjects(model, ctx.storage, staged)),
-          };
+        await checkBucket(ctx, bucket, body.bucket === undefined);
+        const inputs = body.keys.map((key) => ({ bucket, key, name: key }));
+        if (inputs.length <= syncMax) {
+          const results = await withModel(status, (model) =>
+            assignObjects(model, ctx.storage, inputs),
+          );
+          return { id: status.id, ...summarise(results) };
         }
+        staged = inputs;
       }
 
       await ctx.producers.addAssignJob(
@@ -144,6 +157,30 @@ export function assignRoutes(ctx: ServiceContext): FastifyPluginAsync {
   };
 }
 
+/** Non-file fields a multipart request may carry (a form's submit button); they are ignored. */
+const MAX_FIELDS = 100;
+
+/** Largest JSON body of an assign request: 10,000 keys of a few hundred bytes. */
+const ASSIGN_BODY_LIMIT = 4 * 2 ** 20;
+
+function isJson(contentType: string | undefined): boolean {
+  return /^application\/([\w.+-]+\+)?json\b/i.test(contentType ?? '');
+}
+
+/** The bucket that keys are read from must exist (400 INPUT_BUCKET_NOT_FOUND otherwise). */
+async function checkBucket(ctx: ServiceContext, bucket: string, isInputBucket: boolean) {
+  try {
+    await ctx.storage.list(bucket, '\u0000');
+  } catch (err) {
+    if (!isMissingBucket(err)) throw err;
+    throw new ApiError(
+      'INPUT_BUCKET_NOT_FOUND',
+      `bucket ${bucket} does not exist${isInputBucket ? " (the run's input bucket)" : ''}`,
+      [{ path: 'body.bucket', message: 'bucket does not exist' }],
+    );
+  }
+}
+
 async function succeededRun(ctx: ServiceContext, id: string): Promise<RunStatus> {
   const status = await getRun(ctx, id);
   if (status.state !== 'succeeded') {
@@ -169,8 +206,8 @@ async function assignmentOf(ctx: ServiceContext, params: { id: string; aid: stri
 /**
  * Reads the files of a multipart request. Up to `syncMax` stay in memory; once there are
  * more, every file is put into the artifact bucket for an assign job instead, so memory
- * holds one file at a time however many are sent. A file over UPLOAD_MAX_BYTES is
- * refused with the request (nothing is queued).
+ * holds one file at a time however many are sent. A file over UPLOAD_MAX_BYTES, too many
+ * files or a malformed body refuse the whole request, and files already put are removed.
  */
 async function readFiles(
   ctx: ServiceContext,
@@ -186,15 +223,25 @@ async function readFiles(
   const keys = runKeys(runId).assignment(assignment);
   const stage = async (file: AssignInput) => {
     const key = keys.input(staged.length);
-    await ctx.storage.put(ctx.bucket, key, file.bytes);
     staged.push({ bucket: ctx.bucket, key, name: file.name });
+    await ctx.storage.put(ctx.bucket, key, file.bytes);
   };
 
   let count = 0;
   try {
-    for await (const part of request.files()) {
-      const bytes = await part.toBuffer();
-      const name = part.filename ? part.filename.slice(0, 512) : `file ${count}`;
+    const parts = request.files()[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<Awaited<ReturnType<typeof request.file>> & object>;
+      let bytes: Buffer;
+      try {
+        next = await parts.next();
+        if (next.done) break;
+        bytes = await next.value.toBuffer();
+      } catch (err) {
+        throw multipartError(err);
+      }
+      const part = next.value;
+      const name = part.filename ? part.filename.slice(0, 1024) : `file ${count}`;
       if (part.file.truncated) {
         throw new ApiError(
           'UPLOAD_TOO_LARGE',
@@ -211,12 +258,15 @@ async function readFiles(
       }
     }
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT') {
-      throw new ApiError('TOO_MANY_IMAGES', `at most ${ASSIGN_MAX_IMAGES} images per request`);
-    }
-    if (code === 'FST_FIELDS_LIMIT') {
-      throw new ApiError('VALIDATION_FAILED', 'send only files: this request takes no fields');
+    if (staged.length > 0) {
+      await ctx.storage
+        .delete(
+          ctx.bucket,
+          staged.map((s) => s.key),
+        )
+        .catch((e: Error) => {
+          request.log.warn({ err: e.message, assignment }, 'staged inputs not removed');
+        });
     }
     throw err;
   }
@@ -224,4 +274,19 @@ async function readFiles(
     throw new ApiError('NO_IMAGES', 'the multipart request has no file parts');
   }
   return staged.length > 0 ? { staged } : { inMemory: held };
+}
+
+/** A multipart parsing failure as the API error it is. */
+function multipartError(err: unknown): unknown {
+  const code = (err as { code?: string }).code;
+  if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT') {
+    return new ApiError('TOO_MANY_IMAGES', `at most ${ASSIGN_MAX_IMAGES} images per request`);
+  }
+  if (code === 'FST_FIELDS_LIMIT') {
+    return new ApiError('VALIDATION_FAILED', `at most ${MAX_FIELDS} non-file fields per request`);
+  }
+  if (err instanceof ApiError) return err;
+  // busboy's own errors: a missing or wrong boundary, a body cut short, a bad header.
+  const message = (err as Error).message ?? String(err);
+  return new ApiError('VALIDATION_FAILED', `malformed multipart/form-data body: ${message}`);
 }

@@ -80,7 +80,13 @@ export interface RouteDoc {
   description?: string;
   params?: ParameterSet;
   query?: ParameterSet;
-  body?: { description: string; schema?: z.ZodTypeAny; contentType?: string };
+  body?: {
+    description: string;
+    schema?: z.ZodTypeAny;
+    contentType?: string;
+    /** Also accepted as multipart/form-data: files under this field name (any name works). */
+    files?: string;
+  };
   /** Answers other than errors, by HTTP status. */
   responses: Record<number, ResponseDoc>;
   /** The error codes the route answers with; INTERNAL (500) is added to every route. */
@@ -353,8 +359,11 @@ export const API_ROUTES: RouteDoc[] = [
       'decode is answered with its reason; the others are assigned all the same.',
     params: parameters(runParams, { id: RUN_ID }),
     body: {
-      description: 'Stored images by key (or multipart/form-data files, up to 10,000).',
+      description:
+        'Stored images by key (application/json), or the images themselves as ' +
+        'multipart/form-data files (up to 10,000; other fields are ignored).',
       schema: assignBodySchema,
+      files: 'images',
     },
     responses: {
       200: { description: 'Assigned at once.', schema: assignResultsSchema },
@@ -363,6 +372,9 @@ export const API_ROUTES: RouteDoc[] = [
     errors: [
       'VALIDATION_FAILED',
       'INVALID_JSON',
+      'UNSUPPORTED_MEDIA_TYPE',
+      'BODY_TOO_LARGE',
+      'INPUT_BUCKET_NOT_FOUND',
       'NO_IMAGES',
       'TOO_MANY_IMAGES',
       'UPLOAD_TOO_LARGE',
@@ -504,13 +516,25 @@ function operation(route: RouteDoc): OpenApiOperation {
   };
 
   if (route.body) {
-    const { description, schema, contentType } = route.body;
+    const { description, schema, contentType, files } = route.body;
     op.requestBody = {
       description,
       required: true,
-      content: schema
-        ? { 'application/json': { schema: toOpenApiSchema(schema) } }
-        : { [contentType ?? 'application/octet-stream']: { schema: binary } },
+      content: {
+        ...(schema
+          ? { 'application/json': { schema: toOpenApiSchema(schema) } }
+          : { [contentType ?? 'application/octet-stream']: { schema: binary } }),
+        ...(files
+          ? {
+              'multipart/form-data': {
+                schema: {
+                  type: 'object',
+                  properties: { [files]: { type: 'array', items: binary } },
+                },
+              },
+            }
+          : {}),
+      },
     };
   }
 

@@ -35,8 +35,10 @@ export const membersQuerySchema = z
 export const indexSchema = z.string().regex(/^\d{1,9}$/);
 
 /**
- * The key of an upload: an object key without `.` or `..` segments, each segment at most
- * 255 bytes (object stores that keep objects as files, MinIO among them, allow no longer).
+ * The key of an object the API writes (uploads) or reads by name (assign): no `.` or `..`
+ * segments, which path-style URLs would resolve into another bucket, and each segment at
+ * most 255 bytes (object stores that keep objects as files, MinIO among them, allow no
+ * longer).
  */
 export const uploadKey = objectKey
   .refine(
@@ -72,7 +74,7 @@ export const ASSIGN_MAX_IMAGES = 10_000;
 export const assignBodySchema = z
   .object({
     /** Object keys of the images, 1..10,000. */
-    keys: z.array(objectKey).min(1).max(ASSIGN_MAX_IMAGES),
+    keys: z.array(uploadKey).min(1).max(ASSIGN_MAX_IMAGES),
     /** The bucket they are in. Default: the run's input bucket. */
     bucket: bucketName.optional(),
   })

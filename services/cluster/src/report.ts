@@ -113,7 +113,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 .pics{display:flex;gap:.6rem;align-items:flex-start} figure{margin:0;font-size:.75rem;color:#555}
 img{image-rendering:pixelated;max-width:100%;height:auto;background:#f4f4f4}
 .examples td{vertical-align:top;font-size:.75rem}
-svg{max-width:100%;height:auto} svg text{font-size:10px;fill:#444}
+svg{max-width:100%;height:auto} svg text{font-size:10px;fill:#444} svg text.label{font-size:8px}
 </style></head><body>
 <h1>imgcluster run <code>${esc(r.runId)}</code>${r.spec.name ? ` — ${esc(r.spec.name)}` : ''}</h1>
 <div>${fmt(r.images)} images from <code>s3://${esc(r.spec.input.bucket)}/${esc(r.spec.input.prefix)}</code>
@@ -206,7 +206,7 @@ function sizeChart(clusters: ReportCluster[], labelled: boolean): string {
       const tick = i % every === 0 ? `<text x="${x}" y="${base + 12}">${c.index}</text>` : '';
       const name =
         named && m
-          ? `<text x="${x}" y="${base + 24}">${esc(m.label.slice(0, Math.floor(barW / 6)))}</text>`
+          ? `<text class="label" x="${x}" y="${base + 24}">${esc(m.label.slice(0, Math.floor(barW / 4.6)))}</text>`
           : '';
       return `${tick}${name}<a href="#cluster-${c.index}"><rect class="bar" x="${x}" y="${base - bh}" width="${Math.max(1, barW - 1)}" height="${bh}" fill="#3b6ea5"><title>${esc(tip)}</title></rect></a>`;
     })

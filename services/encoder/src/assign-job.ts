@@ -25,18 +25,26 @@ export function startAssignWorker(ctx: ServiceContext): Worker<AssignJobData> {
       const log = ctx.log.child({ runId, assignment, jobId: job.id });
       const spec = await ctx.store.spec(runId);
       if (!spec) throw new PermanentJobError('RUN_UNKNOWN', `run ${runId} has no spec`);
-      const model = await models.get(runId, spec);
       const total = inputs.length;
       await job.updateProgress({ done: 0, total } satisfies AssignProgress);
-      const results = await assignObjects(model, ctx.storage, inputs, (done) =>
-        job.updateProgress({ done, total } satisfies AssignProgress),
+      const results = await models.use(runId, spec, (model) =>
+        assignObjects(model, ctx.storage, inputs, (done) =>
+          job.updateProgress({ done, total } satisfies AssignProgress),
+        ),
       );
       const summary = summarise(results);
       await ctx.storage.putJson(ctx.bucket, runKeys(runId).assignment(assignment).results, {
-        runId,
+        id: runId,
         assignment,
         ...summary,
       });
+      // Files a multipart request left for this job are not needed once it has its results.
+      const staged = inputs.filter((i) => i.bucket === ctx.bucket).map((i) => i.key);
+      if (staged.length > 0) {
+        await ctx.storage.delete(ctx.bucket, staged).catch((err: Error) => {
+          log.warn({ err: err.message }, 'staged inputs not removed');
+        });
+      }
       log.info({ total, assigned: summary.assigned }, 'assign job finished');
       return { total, assigned: summary.assigned, rejected: summary.rejected };
     },

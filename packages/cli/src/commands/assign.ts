@@ -20,8 +20,11 @@ import { assignLine } from '../progress.js';
 /** Files per request by default: the API's default ASSIGN_SYNC_MAX, so each is answered at once. */
 export const FILE_BATCH = 64;
 
-/** The most images the API takes in one request; keys go in requests this large by default. */
+/** The most images the API takes in one request. */
 export const MAX_BATCH = 10_000;
+
+/** Keys per request by default: 1,000 keys of up to 1 KiB stay within the API's body limit. */
+export const KEY_BATCH = 1_000;
 
 /** The longer side of the attention heat maps that --attention writes, in pixels. */
 export const HEATMAP_SIDE = 96;
@@ -85,7 +88,7 @@ export function assignOptions(options: Record<string, string | boolean | undefin
     keys,
     keysFrom,
     bucket,
-    batch: wholeNumber(options, 'batch', 'assign', 1, MAX_BATCH) ?? (keys ? MAX_BATCH : FILE_BATCH),
+    batch: wholeNumber(options, 'batch', 'assign', 1, MAX_BATCH) ?? (keys ? KEY_BATCH : FILE_BATCH),
     json: options.json === true,
     out: options.out as string | undefined,
     attention: options.attention as string | undefined,
@@ -284,7 +287,10 @@ async function sendAll(
     try {
       const answer = await sendBatch(client, args.run, images, (s) => progress.queued(s));
       outcome.runId = answer.id;
-      outcome.results.push(...answer.results);
+      // Results come in the order sent: name each by what was sent (the local path), not by
+      // what survived the multipart file name (which keeps no folders, and escapes quotes).
+      const sent = 'keys' in images ? images.keys : images.files.map((f) => f.name);
+      outcome.results.push(...answer.results.map((r, i) => ({ ...r, name: sent[i] ?? r.name })));
       progress.answered(answer);
     } catch (err) {
       if (!isBatchFailure(err)) {

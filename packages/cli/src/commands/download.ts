@@ -10,8 +10,11 @@ import { TransferProgress } from '../transfer.js';
 /** Artifacts at once. */
 const CONCURRENCY = 4;
 
-/** Bulk artifacts left out unless --all: the image and code shards and the checkpoints. */
-const BULK = /^(images|codes|checkpoint)\//;
+/**
+ * Bulk artifacts left out unless --all: the image and code shards, the checkpoints, and
+ * images sent for assignment (inputs/ of assignments/<aid>/; their results are kept).
+ */
+const BULK = /^(images\/|codes\/|checkpoint\/|assignments\/[^/]+\/inputs\/)/;
 
 /** The artifacts to download: all of them with `all`, else all but the bulk ones. */
 export function selectArtifacts(artifacts: Artifact[], all: boolean): Artifact[] {
@@ -68,7 +71,7 @@ export const download: Command = async ({ client, api, io, args, options }) => {
   writeLines(io.stdout, [
     `downloaded ${done.files} files, ${formatBytes(done.bytes)}, to ${join(args.dir)} in ` +
       `${done.seconds.toFixed(1)} s` +
-      (skipped ? `; ${skipped} image/code shards and checkpoints left out (--all for them)` : ''),
+      (skipped ? `; ${skipped} shards, checkpoints and assignment inputs left out (--all for them)` : ''),
   ]);
   if (failures.length === 0) return EXIT.ok;
   writeLines(io.stderr, [
