@@ -71,7 +71,9 @@ export const download: Command = async ({ client, api, io, args, options }) => {
   writeLines(io.stdout, [
     `downloaded ${done.files} files, ${formatBytes(done.bytes)}, to ${join(args.dir)} in ` +
       `${done.seconds.toFixed(1)} s` +
-      (skipped ? `; ${skipped} shards, checkpoints and assignment inputs left out (--all for them)` : ''),
+      (skipped
+        ? `; ${skipped} shards, checkpoints and assignment inputs left out (--all for them)`
+        : ''),
   ]);
   if (failures.length === 0) return EXIT.ok;
   writeLines(io.stderr, [
