@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import type { AssignResults } from '@imgcluster/client';
 import { pngSize } from '@imgcluster/images';
 import { COMMANDS, parseCommandLine, usageLine, type ParsedCommand } from '../src/args.js';
-import { main } from '../src/cli.js';
 import { chunks, csvLines, heatmapName } from '../src/commands/assign.js';
 import { assignLine } from '../src/progress.js';
+import { runCli } from './run-cli.js';
 
 /** One request as the stand-in API saw it: multipart file names, or the JSON body. */
 interface Seen {
@@ -85,16 +85,7 @@ beforeEach(() => {
   seen = [];
 });
 
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(['--api', api, ...argv], {
-    stdout: { write: (t: string) => out.push(t) },
-    stderr: { write: (t: string) => err.push(t) },
-    env: {},
-  });
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const cli = (...argv: string[]) => runCli(api, ...argv);
 
 const apiError = (status: number, code: string, message: string): Answer => ({
   status,

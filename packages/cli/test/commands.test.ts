@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../src/cli.js';
+import { runCli } from './run-cli.js';
 
 interface Route {
   (req: IncomingMessage, body: Buffer, url: URL): { status: number; body: unknown } | undefined;
@@ -49,16 +50,7 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function cli(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(['--api', api, ...argv], {
-    stdout: { write: (t: string) => out.push(t) },
-    stderr: { write: (t: string) => err.push(t) },
-    env: {},
-  });
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const cli = (...argv: string[]) => runCli(api, ...argv);
 
 const apiError = (status: number, code: string, message: string, issues?: unknown[]) => ({
   status,
