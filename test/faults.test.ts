@@ -311,10 +311,11 @@ test(
           stack.env.S3_BUCKET,
           stateKey,
         );
-        return state !== undefined && state.epochsDone >= 1 && (state.step ?? 0) > 0;
+        // Any epoch will do: a busy machine can run a whole short epoch between two polls.
+        return state !== undefined && (state.step ?? 0) > 0;
       },
       'a mid-epoch checkpoint',
-      50,
+      20,
     );
     const [trainer] = processesOf('trainer');
     assert.ok(trainer, 'no trainer running');
