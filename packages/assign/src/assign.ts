@@ -69,8 +69,12 @@ export interface AssignRejected {
 
 export type AssignOutcome = Assigned | AssignRejected;
 
-/** Images per encoder forward pass. */
-const BATCH = 64;
+/**
+ * Images per encoder forward pass. The API assigns small requests in its own process, and a
+ * forward pass holds its event loop: small passes, with a yield between them, keep it
+ * answering other requests.
+ */
+const BATCH = 16;
 
 /**
  * Assigns images to a run's clusters exactly as the pipeline assigned its own: the same

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import multipart from '@fastify/multipart';
+import multipart, { type MultipartFile } from '@fastify/multipart';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import {
   assignImages,
@@ -231,7 +231,7 @@ async function readFiles(
   try {
     const parts = request.files()[Symbol.asyncIterator]();
     for (;;) {
-      let next: IteratorResult<Awaited<ReturnType<typeof request.file>> & object>;
+      let next: IteratorResult<MultipartFile>;
       let bytes: Buffer;
       try {
         next = await parts.next();
