@@ -1,16 +1,24 @@
 import { KMeansError, checkInt, checkK, checkMatrix } from './errors.js';
+import { defaultThreads, kernel, type Kernel } from './kernel.js';
+import { CentroidSet } from './pruning.js';
 
-/** Rows per tile of the blocked kernels; a tile's dot products live in a small scratch buffer. */
-const TILE_ROWS = 64;
+/** Bytes of points copied into kernel memory at a time when they live elsewhere. */
+const STAGE_BYTES = 16 * 2 ** 20;
+/** An empty basis: the centroid set then measures every distance. */
+const NO_BASIS = new Float32Array(0);
+/** Blocks of fewer rows than this per thread are not split. */
+const MIN_ROWS_PER_THREAD = 128;
 
 /** Result of {@link assign}. */
 export interface Assignment {
   /** Index of the nearest centroid per point (ties go to the lowest index). */
   labels: Int32Array;
-  /** Squared euclidean distance per point to its nearest centroid, clamped at 0. */
+  /** Squared euclidean distance per point to its nearest centroid (float32 sums). */
   distances: Float32Array;
   /** Sum of `distances`, accumulated in double precision. */
   inertia: number;
+  /** Point-centroid distances computed; n x k without pruning. */
+  computed: number;
 }
 
 /** Reusable output buffers for {@link assign}; each must hold at least `n` values. */
@@ -19,6 +27,17 @@ export interface AssignBuffers {
   labels?: Int32Array;
   /** Buffer for the squared distances. */
   distances?: Float32Array;
+}
+
+/** Options of {@link assign}: output buffers and threads. */
+export interface AssignOptions extends AssignBuffers {
+  /** Threads, the calling one included (default: the machine's cores, at most 8). */
+  threads?: number;
+  /**
+   * Skip centroids that provably cannot be nearest (default true). false measures every
+   * point-centroid distance: same labels and distances, for comparison.
+   */
+  prune?: boolean;
 }
 
 /**
@@ -47,202 +66,6 @@ export function squaredNorms(
   return out;
 }
 
-/**
- * Dot products of `rows` rows of `x` (starting at row `row0`) with all `k` rows of `c`, written
- * row-major with stride `k` into `out` from `outOff`. Register-blocked 4 points x 3 centroids;
- * each dot is one double accumulator summed in coordinate order, like {@link squaredNorms}, so a
- * point and an identical centroid are exactly 0 apart.
- */
-function dotTile(
-  x: Float32Array,
-  row0: number,
-  rows: number,
-  dim: number,
-  c: Float32Array,
-  k: number,
-  out: Float64Array,
-  outOff: number,
-): void {
-  let i = 0;
-  for (; i + 4 <= rows; i += 4) dot4Rows(x, (row0 + i) * dim, dim, c, k, out, outOff + i * k);
-  for (; i < rows; i++) dot1Row(x, (row0 + i) * dim, dim, c, k, out, outOff + i * k);
-}
-
-/** Four consecutive point rows against all centroids: 4x3 micro-kernel plus 4x2 / 4x1 tails. */
-function dot4Rows(
-  x: Float32Array,
-  xa: number,
-  dim: number,
-  c: Float32Array,
-  k: number,
-  out: Float64Array,
-  o: number,
-): void {
-  const xb = xa + dim;
-  const xc = xb + dim;
-  const xd = xc + dim;
-  let j = 0;
-  for (; j + 3 <= k; j += 3) {
-    const c0 = j * dim;
-    const c1 = c0 + dim;
-    const c2 = c1 + dim;
-    // prettier-ignore
-    let a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0;
-    // prettier-ignore
-    let e0 = 0, e1 = 0, e2 = 0, f0 = 0, f1 = 0, f2 = 0;
-    for (let d = 0; d < dim; d++) {
-      const u0 = c[c0 + d];
-      const u1 = c[c1 + d];
-      const u2 = c[c2 + d];
-      const p = x[xa + d];
-      a0 += p * u0;
-      a1 += p * u1;
-      a2 += p * u2;
-      const q = x[xb + d];
-      b0 += q * u0;
-      b1 += q * u1;
-      b2 += q * u2;
-      const r = x[xc + d];
-      e0 += r * u0;
-      e1 += r * u1;
-      e2 += r * u2;
-      const s = x[xd + d];
-      f0 += s * u0;
-      f1 += s * u1;
-      f2 += s * u2;
-    }
-    const t = o + j;
-    out[t] = a0;
-    out[t + 1] = a1;
-    out[t + 2] = a2;
-    out[t + k] = b0;
-    out[t + k + 1] = b1;
-    out[t + k + 2] = b2;
-    out[t + 2 * k] = e0;
-    out[t + 2 * k + 1] = e1;
-    out[t + 2 * k + 2] = e2;
-    out[t + 3 * k] = f0;
-    out[t + 3 * k + 1] = f1;
-    out[t + 3 * k + 2] = f2;
-  }
-  if (k - j === 2) dot4x2(x, xa, dim, c, j, k, out, o);
-  else if (k - j === 1) dot4x1(x, xa, dim, c, j, k, out, o);
-}
-
-/** Four point rows against centroids j and j + 1. */
-function dot4x2(
-  x: Float32Array,
-  xa: number,
-  dim: number,
-  c: Float32Array,
-  j: number,
-  k: number,
-  out: Float64Array,
-  o: number,
-): void {
-  const xb = xa + dim;
-  const xc = xb + dim;
-  const xd = xc + dim;
-  const c0 = j * dim;
-  const c1 = c0 + dim;
-  // prettier-ignore
-  let a0 = 0, a1 = 0, b0 = 0, b1 = 0, e0 = 0, e1 = 0, f0 = 0, f1 = 0;
-  for (let d = 0; d < dim; d++) {
-    const u0 = c[c0 + d];
-    const u1 = c[c1 + d];
-    const p = x[xa + d];
-    const q = x[xb + d];
-    const r = x[xc + d];
-    const s = x[xd + d];
-    a0 += p * u0;
-    a1 += p * u1;
-    b0 += q * u0;
-    b1 += q * u1;
-    e0 += r * u0;
-    e1 += r * u1;
-    f0 += s * u0;
-    f1 += s * u1;
-  }
-  const t = o + j;
-  out[t] = a0;
-  out[t + 1] = a1;
-  out[t + k] = b0;
-  out[t + k + 1] = b1;
-  out[t + 2 * k] = e0;
-  out[t + 2 * k + 1] = e1;
-  out[t + 3 * k] = f0;
-  out[t + 3 * k + 1] = f1;
-}
-
-/** Four point rows against centroid j. */
-function dot4x1(
-  x: Float32Array,
-  xa: number,
-  dim: number,
-  c: Float32Array,
-  j: number,
-  k: number,
-  out: Float64Array,
-  o: number,
-): void {
-  const xb = xa + dim;
-  const xc = xb + dim;
-  const xd = xc + dim;
-  const c0 = j * dim;
-  // prettier-ignore
-  let a = 0, b = 0, e = 0, f = 0;
-  for (let d = 0; d < dim; d++) {
-    const u = c[c0 + d];
-    a += x[xa + d] * u;
-    b += x[xb + d] * u;
-    e += x[xc + d] * u;
-    f += x[xd + d] * u;
-  }
-  const t = o + j;
-  out[t] = a;
-  out[t + k] = b;
-  out[t + 2 * k] = e;
-  out[t + 3 * k] = f;
-}
-
-/** One point row against all centroids, four centroids at a time. */
-function dot1Row(
-  x: Float32Array,
-  xa: number,
-  dim: number,
-  c: Float32Array,
-  k: number,
-  out: Float64Array,
-  o: number,
-): void {
-  let j = 0;
-  for (; j + 4 <= k; j += 4) {
-    const c0 = j * dim;
-    const c1 = c0 + dim;
-    const c2 = c1 + dim;
-    const c3 = c2 + dim;
-    // prettier-ignore
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (let d = 0; d < dim; d++) {
-      const p = x[xa + d];
-      s0 += p * c[c0 + d];
-      s1 += p * c[c1 + d];
-      s2 += p * c[c2 + d];
-      s3 += p * c[c3 + d];
-    }
-    out[o + j] = s0;
-    out[o + j + 1] = s1;
-    out[o + j + 2] = s2;
-    out[o + j + 3] = s3;
-  }
-  for (; j < k; j++) {
-    const c0 = j * dim;
-    let s = 0;
-    for (let d = 0; d < dim; d++) s += x[xa + d] * c[c0 + d];
-    out[o + j] = s;
-  }
-}
-
 /** Validates the common arguments of the distance functions. */
 function checkPair(points: Float32Array, n: number, dim: number, c: Float32Array, k: number): void {
   checkInt('n', n, 0);
@@ -250,14 +73,99 @@ function checkPair(points: Float32Array, n: number, dim: number, c: Float32Array
   checkK(k);
   checkMatrix('points', points, n, dim);
   checkMatrix('centroids', c, k, dim);
+  for (let i = 0; i < k * dim; i++) {
+    if (!Number.isFinite(c[i])) {
+      throw new KMeansError('KMEANS_NON_FINITE', `centroid ${Math.floor(i / dim)} is not finite`);
+    }
+  }
+}
+
+/** Output buffers of an assignment of n points, checked or made. */
+function outputs(n: number, out: AssignBuffers): { labels: Int32Array; distances: Float32Array } {
+  const labels = out.labels ?? new Int32Array(n);
+  const distances = out.distances ?? new Float32Array(n);
+  if (labels.length < n || distances.length < n) {
+    throw new KMeansError('KMEANS_INVALID_ARGUMENT', `output buffers must hold ${n} values`);
+  }
+  return { labels, distances };
 }
 
 /**
- * Nearest centroid for each of `n` points (row-major `n x dim`) among `k` centroids (`k x dim`),
- * by ||x||^2 - 2 x.c + ||c||^2 in tiles of 64 rows with precomputed centroid norms. Distances
- * are clamped at 0 (cancellation can make them slightly negative); ties go to the lowest
- * centroid index; identical point and centroid give exactly 0. `n = 0` returns empty arrays.
- * Throws KMEANS_NON_FINITE if any point or centroid holds NaN or Infinity,
+ * Rows of `points` made readable by the kernel, `rows` at a time: a pointer into the points
+ * themselves when they already lie in kernel memory, else a staging block they are copied to.
+ */
+class Stager {
+  readonly direct: boolean;
+  readonly rows: number;
+  private readonly block: number;
+
+  constructor(
+    private readonly kern: Kernel,
+    private readonly points: Float32Array,
+    n: number,
+    private readonly dim: number,
+    rows = Math.max(16, Math.floor(STAGE_BYTES / (4 * dim))),
+  ) {
+    this.direct = kern.holds(points);
+    this.rows = this.direct ? Math.max(1, n) : Math.max(1, Math.min(n, rows));
+    this.block = this.direct ? 0 : kern.alloc(this.rows * dim * 4);
+  }
+
+  /** Pointer to rows [row0, row0 + count) (count <= this.rows). */
+  stage(row0: number, count: number): number {
+    const { dim, points } = this;
+    if (this.direct) return points.byteOffset + row0 * dim * 4;
+    this.kern.f32(this.block, count * dim).set(points.subarray(row0 * dim, (row0 + count) * dim));
+    return this.block;
+  }
+
+  release(): void {
+    if (!this.direct) this.kern.release(this.block);
+  }
+}
+
+/** Copies labels and distances out of kernel memory, checking that every distance is finite. */
+function collect(
+  kern: Kernel,
+  lab: number,
+  dis: number,
+  count: number,
+  row0: number,
+  labels: Int32Array,
+  distances: Float32Array,
+  points: Float32Array,
+  dim: number,
+): void {
+  const d = kern.f32(dis, count);
+  labels.set(kern.i32(lab, count), row0);
+  distances.set(d, row0);
+  for (let i = 0; i < count; i++) {
+    if (!Number.isFinite(d[i])) throw nonFinite(points, row0 + i, dim);
+  }
+}
+
+function nonFinite(points: Float32Array, row: number, dim: number): KMeansError {
+  for (let t = row * dim; t < (row + 1) * dim; t++) {
+    if (!Number.isFinite(points[t])) {
+      return new KMeansError('KMEANS_NON_FINITE', `row ${row} holds NaN or Infinity`);
+    }
+  }
+  return new KMeansError(
+    'KMEANS_NON_FINITE',
+    `row ${row} is too far from the centroids: its squared distance overflows float32`,
+  );
+}
+
+/**
+ * Nearest centroid for each of `n` points (row-major `n x dim`) among `k` centroids (`k x dim`).
+ * Exact search with pruning (see {@link CentroidSet}): centroids whose lower bound or
+ * triangle-inequality bound shows they cannot be nearer are not measured. Distances are float32
+ * sums of squared differences (an identical point and centroid are exactly 0 apart); ties go
+ * to the lowest centroid index. Points already in kernel memory ({@link allocPoints}) are read
+ * in place, others are copied in 16 MiB at a time. With `threads` > 1 (default: the machine's
+ * cores, at most 8) blocks of at least 256 rows are split over the kernel's worker threads;
+ * the result is the same, bit for bit. `n = 0` returns empty arrays.
+ * Throws KMEANS_NON_FINITE if a point or centroid holds NaN or Infinity,
  * KMEANS_INVALID_ARGUMENT on short inputs or short `out` buffers, KMEANS_INVALID_K if k < 1.
  */
 export function assign(
@@ -266,46 +174,54 @@ export function assign(
   dim: number,
   centroids: Float32Array,
   k: number,
-  out: AssignBuffers = {},
+  out: AssignOptions = {},
 ): Assignment {
   checkPair(points, n, dim, centroids, k);
-  const labels = out.labels ?? new Int32Array(n);
-  const distances = out.distances ?? new Float32Array(n);
-  if (labels.length < n || distances.length < n) {
-    throw new KMeansError('KMEANS_INVALID_ARGUMENT', `output buffers must hold ${n} values`);
-  }
-  const cNorms = squaredNorms(centroids, k, dim);
-  const xNorms = new Float64Array(TILE_ROWS);
-  const dots = new Float64Array(TILE_ROWS * k);
+  const threads = out.threads ?? defaultThreads();
+  checkInt('threads', threads, 1);
+  const { labels, distances } = outputs(n, out);
+  if (n === 0) return { labels, distances, inertia: 0, computed: 0 };
+  const kern = kernel();
+  const set = new CentroidSet(kern, centroids, k, dim, out.prune === false ? NO_BASIS : undefined);
+  const stager = new Stager(kern, points, n, dim);
+  const scratches = Array.from({ length: threads }, () => set.scratch());
+  const lab = kern.alloc(stager.rows * 4);
+  const dis = kern.alloc(stager.rows * 4);
   let inertia = 0;
-  for (let row0 = 0; row0 < n; row0 += TILE_ROWS) {
-    const rows = Math.min(TILE_ROWS, n - row0);
-    squaredNorms(points, rows, dim, xNorms, row0);
-    dotTile(points, row0, rows, dim, centroids, k, dots, 0);
-    for (let i = 0; i < rows; i++) {
-      const o = i * k;
-      let best = 0;
-      let bestScore = cNorms[0] - 2 * dots[o];
-      for (let j = 1; j < k; j++) {
-        const score = cNorms[j] - 2 * dots[o + j];
-        if (score < bestScore) {
-          bestScore = score;
-          best = j;
-        }
+  try {
+    for (let row0 = 0; row0 < n; row0 += stager.rows) {
+      const count = Math.min(stager.rows, n - row0);
+      const x = stager.stage(row0, count);
+      const parts = Math.max(1, Math.min(threads, Math.floor(count / MIN_ROWS_PER_THREAD)));
+      const edge = (p: number) => Math.floor((p * count) / parts);
+      const part = (p: number) => {
+        const lo = edge(p);
+        const rows = edge(p + 1) - lo;
+        return set.args(x + lo * dim * 4, 0, rows, lab + lo * 4, dis + lo * 4, scratches[p]);
+      };
+      if (parts === 1) inertia += set.assign(x, 0, count, lab, dis, scratches[0]);
+      else {
+        const sums = kern.workers().split(part(0).name, parts, (p) => part(p).args);
+        for (const v of sums) inertia += v;
       }
-      const dist = Math.max(0, xNorms[i] + bestScore);
-      labels[row0 + i] = best;
-      distances[row0 + i] = dist;
-      inertia += dist;
+      collect(kern, lab, dis, count, row0, labels, distances, points, dim);
     }
+    let computed = 0;
+    for (const s of scratches) computed += set.computed(s);
+    return { labels, distances, inertia, computed };
+  } finally {
+    kern.release(lab);
+    kern.release(dis);
+    for (const s of scratches) set.releaseScratch(s);
+    stager.release();
+    set.dispose();
   }
-  return { labels, distances, inertia };
 }
 
 /**
- * Full `n x m` matrix of squared euclidean distances (row-major, double precision, clamped at
- * 0) between `n` points and `m` other rows, with the same blocked kernel as {@link assign}.
- * Throws like {@link assign}.
+ * Full `n x m` matrix of squared euclidean distances (row-major, double precision) between `n`
+ * points and `m` other rows, as float32 sums of squared differences (identical rows are exactly
+ * 0 apart). Throws like {@link assign}.
  */
 export function pairwiseSquaredDistances(
   points: Float32Array,
@@ -319,16 +235,46 @@ export function pairwiseSquaredDistances(
   if (out.length < n * m) {
     throw new KMeansError('KMEANS_INVALID_ARGUMENT', `output buffer must hold ${n * m} values`);
   }
-  const oNorms = squaredNorms(others, m, dim);
-  const xNorms = new Float64Array(TILE_ROWS);
-  for (let row0 = 0; row0 < n; row0 += TILE_ROWS) {
-    const rows = Math.min(TILE_ROWS, n - row0);
-    squaredNorms(points, rows, dim, xNorms, row0);
-    dotTile(points, row0, rows, dim, others, m, out, row0 * m);
-    for (let i = 0; i < rows; i++) {
-      const o = (row0 + i) * m;
-      for (let j = 0; j < m; j++) out[o + j] = Math.max(0, xNorms[i] - 2 * out[o + j] + oNorms[j]);
+  if (n === 0) return out;
+  const kern = kernel();
+  const y = kern.copyIn(others.subarray(0, m * dim));
+  const rows = Math.max(1, Math.min(n, Math.floor(STAGE_BYTES / (4 * Math.max(dim, m)))));
+  const stager = new Stager(kern, points, n, dim, rows);
+  const block = kern.alloc(stager.rows * m * 4);
+  try {
+    for (let row0 = 0; row0 < n; row0 += stager.rows) {
+      const count = Math.min(stager.rows, n - row0);
+      kern.fn.cross_sqdist(stager.stage(row0, count), count, y, m, dim, block);
+      const d = kern.f32(block, count * m);
+      for (let i = 0; i < count * m; i++) {
+        if (!Number.isFinite(d[i])) throw nonFinite(points, row0 + Math.floor(i / m), dim);
+      }
+      out.set(d, row0 * m);
     }
+    return out;
+  } finally {
+    kern.release(block);
+    stager.release();
+    kern.release(y);
   }
-  return out;
+}
+
+/**
+ * A zero-filled `n x dim` float32 matrix placed in kernel memory, so that {@link assign} and `fit` read it without copying. Free it with {@link freePoints}
+ * when done (kernel memory is not garbage-collected). Throws KMEANS_OUT_OF_MEMORY past 4 GiB.
+ */
+export function allocPoints(n: number, dim: number): Float32Array {
+  checkInt('n', n, 0);
+  checkInt('dim', dim, 1);
+  const kern = kernel();
+  return kern.f32(kern.alloc(n * dim * 4), n * dim);
+}
+
+/** Returns a matrix from {@link allocPoints} to the kernel. */
+export function freePoints(points: Float32Array): void {
+  const kern = kernel();
+  if (!kern.holds(points)) {
+    throw new KMeansError('KMEANS_INVALID_ARGUMENT', 'points were not made by allocPoints');
+  }
+  kern.release(points.byteOffset);
 }

@@ -4,6 +4,8 @@ export type KMeansErrorCode =
   | 'KMEANS_INVALID_ARGUMENT'
   /** `k` is not an integer >= 1. */
   | 'KMEANS_INVALID_K'
+  /** A range of k to choose from is empty, starts below 2, or is not made of integers. */
+  | 'KMEANS_INVALID_K_RANGE'
   /** `k` is larger than the number of points offered for seeding. */
   | 'KMEANS_K_EXCEEDS_N'
   /** The points offered for seeding hold fewer distinct rows than `k`. */
@@ -11,7 +13,9 @@ export type KMeansErrorCode =
   /** A point or centroid holds NaN or +/-Infinity. */
   | 'KMEANS_NON_FINITE'
   /** A model was read before it had centroids. */
-  | 'KMEANS_NOT_INITIALIZED';
+  | 'KMEANS_NOT_INITIALIZED'
+  /** The points, centroids and scratch would not fit in the kernel's 4 GiB memory. */
+  | 'KMEANS_OUT_OF_MEMORY';
 
 /** Error thrown by every function of `@imgcluster/kmeans`; `code` is stable, `message` is not. */
 export class KMeansError extends Error {

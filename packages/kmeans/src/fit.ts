@@ -1,4 +1,5 @@
 import { assign } from './distance.js';
+import { kernel } from './kernel.js';
 import { KMeansError, checkInt, checkMatrix } from './errors.js';
 import { MiniBatchKMeans, type MiniBatchKMeansOptions, type StopReason } from './minibatch.js';
 import { Rng } from './rng.js';
@@ -27,6 +28,8 @@ export interface FitResult {
   counts: Float64Array;
   /** The trained model, for further partialFit calls or checkpointing. */
   model: MiniBatchKMeans;
+  /** Seconds spent seeding, in the mini-batch steps, and labelling every point. */
+  seconds: { seed: number; steps: number; assign: number };
 }
 
 /**
@@ -35,36 +38,31 @@ export interface FitResult {
  * `initialCentroids` are given, then feeds batches of
  * `batchSize` rows (shuffled epochs; all rows when n < batchSize) to partialFit until a
  * stopping rule fires, and finally labels every point. `datasetSize` defaults to n.
- * Deterministic for a seed. Throws like MiniBatchKMeans.init (KMEANS_K_EXCEEDS_N,
+ * Points in kernel memory (`allocPoints`) are read in place; others are copied one batch at a
+ * time. Steps and the final labelling use `threads` threads (default: the machine's cores, at
+ * most 8). Deterministic for a seed and a thread count. Throws like MiniBatchKMeans.init (KMEANS_K_EXCEEDS_N,
  * KMEANS_TOO_FEW_DISTINCT, KMEANS_NON_FINITE, KMEANS_INVALID_K).
  */
 export function fit(points: Float32Array, n: number, dim: number, opts: FitOptions): FitResult {
-  checkInt('n', n, 1);
-  checkInt('dim', dim, 1);
-  checkMatrix('points', points, n, dim);
-  const model = new MiniBatchKMeans({ ...opts, dim, datasetSize: opts.datasetSize ?? n });
-  const { batchSize, seed } = model.options;
-  const rng = new Rng((seed ^ 0x5bd1e995) >>> 0);
-  const initSize = Math.min(n, opts.initSize ?? 3 * batchSize);
-  checkInt('initSize', initSize, 1);
-  if (opts.initialCentroids) model.setCentroids(opts.initialCentroids);
-  else seedModel(model, points, n, dim, initSize, rng);
+  const { model, seconds } = fitCentroids(points, n, dim, opts);
+  const { k } = model.options;
+  const started = performance.now();
+  const { labels, inertia } = assign(points, n, dim, model.centroids, k, {
+    threads: model.threads,
+  });
+  return result(model, labels, inertia, { ...seconds, assign: since(started) });
+}
 
-  const b = Math.min(batchSize, n);
-  const batch = new Float32Array(b * dim);
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  let cursor = n;
-  while (!model.converged) {
-    if (cursor + b > n) {
-      shuffle(order, rng);
-      cursor = 0;
-    }
-    gather(points, dim, order.subarray(cursor, cursor + b), batch);
-    cursor += b;
-    model.partialFit(batch, b);
-  }
-  const { labels, inertia } = assign(points, n, dim, model.centroids, model.options.k);
+function since(start: number): number {
+  return (performance.now() - start) / 1000;
+}
+
+function result(
+  model: MiniBatchKMeans,
+  labels: Int32Array,
+  inertia: number,
+  seconds: FitResult['seconds'],
+): FitResult {
   return {
     centroids: model.centroids,
     labels,
@@ -73,7 +71,56 @@ export function fit(points: Float32Array, n: number, dim: number, opts: FitOptio
     stopReason: model.stopReason as StopReason,
     counts: model.counts,
     model,
+    seconds,
   };
+}
+
+/** Seeding and mini-batch steps of {@link fit}, up to the stopping rule. */
+function fitCentroids(points: Float32Array, n: number, dim: number, opts: FitOptions) {
+  checkInt('n', n, 1);
+  checkInt('dim', dim, 1);
+  checkMatrix('points', points, n, dim);
+  const model = new MiniBatchKMeans({ ...opts, dim, datasetSize: opts.datasetSize ?? n });
+  const rng = new Rng((model.options.seed ^ 0x5bd1e995) >>> 0);
+  const { batchSize } = model.options;
+  const initSize = Math.min(n, opts.initSize ?? 3 * batchSize);
+  checkInt('initSize', initSize, 1);
+  const started = performance.now();
+  if (opts.initialCentroids) model.setCentroids(opts.initialCentroids);
+  else seedModel(model, points, n, dim, initSize, rng);
+  const seed = since(started);
+
+  const kern = kernel();
+  const held = kern.holds(points);
+  const b = Math.min(batchSize, n);
+  const rowsPtr = kern.alloc(b * 4);
+  const batchPtr = held ? 0 : kern.alloc(b * dim * 4);
+  try {
+    const rows = kern.i32(rowsPtr, b);
+    const batch = held ? null : kern.f32(batchPtr, b * dim);
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    let cursor = n;
+    while (!model.converged) {
+      if (cursor + b > n) {
+        shuffle(order, rng);
+        cursor = 0;
+      }
+      const ids = order.subarray(cursor, cursor + b);
+      cursor += b;
+      if (batch) {
+        gather(points, dim, ids, batch);
+        model.partialFit(batch, b);
+      } else {
+        rows.set(ids);
+        model.partialFitRows(points, rows, b);
+      }
+    }
+  } finally {
+    kern.release(rowsPtr);
+    if (batchPtr) kern.release(batchPtr);
+  }
+  return { model, seconds: { seed, steps: since(started) - seed } };
 }
 
 /** Seeds `model` on a sample of `size` rows, falling back to all rows if it is too uniform. */

@@ -6,12 +6,16 @@
 export { KMeansError, type KMeansErrorCode } from './errors.js';
 export { permutation, Rng, type RngState } from './rng.js';
 export {
+  allocPoints,
   assign,
+  freePoints,
   pairwiseSquaredDistances,
   squaredNorms,
   type Assignment,
   type AssignBuffers,
+  type AssignOptions,
 } from './distance.js';
+export { defaultThreads, kernel, Kernel, KernelPool } from './kernel.js';
 export { kmeansPlusPlus, type KMeansPlusPlusOptions } from './kmeanspp.js';
 export {
   MiniBatchKMeans,
@@ -22,3 +26,16 @@ export {
 } from './minibatch.js';
 export { fit, type FitOptions, type FitResult } from './fit.js';
 export { lloyd, type LloydResult } from './lloyd.js';
+export {
+  DEFAULT_RESTARTS,
+  DEFAULT_SILHOUETTE_SAMPLE,
+  elbowOf,
+  selectK,
+  selectKSteps,
+  silhouette,
+  type KRange,
+  type KScore,
+  type KSelectionResult,
+  type KStep,
+  type SelectKOptions,
+} from './select-k.js';

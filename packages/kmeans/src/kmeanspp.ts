@@ -1,12 +1,19 @@
-import { pairwiseSquaredDistances } from './distance.js';
 import { KMeansError, checkInt, checkK, checkMatrix } from './errors.js';
+import { defaultThreads, kernel, type Kernel } from './kernel.js';
 import type { Rng } from './rng.js';
 
 /** Options of {@link kmeansPlusPlus}. */
 export interface KMeansPlusPlusOptions {
   /** Candidates drawn per centre; the one lowering the potential most wins. Default 2 + ln(k). */
   localTrials?: number;
+  /** Threads the points are split over (default: the machine's cores, at most 8). */
+  threads?: number;
+  /** Receives the sum of the points' squared distances to their nearest seed. */
+  potential?: (sum: number) => void;
 }
+
+/** The points are split over threads only in parts of at least this many rows. */
+const MIN_ROWS_PER_THREAD = 256;
 
 /**
  * Greedy k-means++ seeding: the first centre is a uniformly random point; each next centre is
@@ -36,13 +43,61 @@ export function kmeansPlusPlus(
   }
   const trials = options.localTrials ?? 2 + Math.floor(Math.log(k));
   checkInt('localTrials', trials, 1);
+  const threads = options.threads ?? defaultThreads();
+  checkInt('threads', threads, 1);
+  const parts = Math.max(1, Math.min(threads, Math.floor(n / MIN_ROWS_PER_THREAD)));
 
-  const centers = new Float32Array(k * dim);
-  copyRow(points, rng.nextInt(n), centers, 0, dim);
-  const closest = pairwiseSquaredDistances(points, n, dim, centers.subarray(0, dim), 1);
+  const kern = kernel();
+  const held = kern.holds(points);
+  const x = held ? points.byteOffset : kern.copyIn(points.subarray(0, n * dim));
+  const blocks = {
+    centers: kern.alloc(k * dim * 4),
+    closest: kern.alloc(n * 4),
+    nearest: kern.alloc(n * 4),
+    out: kern.alloc(trials * n * 4),
+    cands: kern.alloc(trials * dim * 4),
+    ccand: kern.alloc(trials * k * 4),
+    pots: kern.alloc(parts * trials * 8),
+    work: kern.alloc(4 * parts),
+  };
+  try {
+    return seed(kern, x, points, n, dim, k, trials, parts, rng, blocks, options);
+  } finally {
+    for (const b of Object.values(blocks)) kern.release(b);
+    if (!held) kern.release(x);
+  }
+}
+
+/** The k-means++ loop on points at `x` in kernel memory (see {@link kmeansPlusPlus}). */
+function seed(
+  kern: Kernel,
+  x: number,
+  points: Float32Array,
+  n: number,
+  dim: number,
+  k: number,
+  trials: number,
+  parts: number,
+  rng: Rng,
+  b: Record<
+    'centers' | 'closest' | 'nearest' | 'out' | 'cands' | 'ccand' | 'pots' | 'work',
+    number
+  >,
+  options: KMeansPlusPlusOptions,
+): Float32Array {
+  const { fn } = kern;
+  const row = (i: number) => x + i * dim * 4;
+  const centers = kern.f32(b.centers, k * dim);
+  const closest = kern.f32(b.closest, n);
+  const nearest = kern.i32(b.nearest, n);
+  nearest.fill(0);
+  const ccand = kern.f32(b.ccand, trials * k);
   const cumulative = new Float64Array(n);
-  const candidates = new Float32Array(trials * dim);
-  const candDist = new Float64Array(n * trials);
+
+  const first = rng.nextInt(n);
+  centers.set(points.subarray(first * dim, first * dim + dim), 0);
+  fn.cross_sqdist(x, n, b.centers, 1, dim, b.closest);
+  checkFinite(closest, points, dim);
 
   for (let c = 1; c < k; c++) {
     const pot = prefixSums(closest, cumulative);
@@ -50,11 +105,53 @@ export function kmeansPlusPlus(
     if (pot > 0) {
       const ids: number[] = [];
       for (let t = 0; t < trials; t++) ids.push(searchAbove(cumulative, rng.next() * pot));
-      for (let t = 0; t < trials; t++) copyRow(points, ids[t], candidates, t, dim);
-      pairwiseSquaredDistances(points, n, dim, candidates, trials, candDist);
-      const best = bestTrial(closest, candDist, n, trials);
+      const cand = kern.f32(b.cands, trials * dim);
+      for (let t = 0; t < trials; t++) {
+        cand.set(points.subarray(ids[t] * dim, ids[t] * dim + dim), t * dim);
+        for (let j = 0; j < c; j++) {
+          ccand[t * k + j] = fn.sqdist(b.cands + t * dim * 4, b.centers + j * dim * 4, dim);
+        }
+      }
+      const args = (part: number) => {
+        const lo = Math.floor((part * n) / parts);
+        const m = Math.floor(((part + 1) * n) / parts) - lo;
+        const at = (base: number) => base + lo * 4;
+        const pots = b.pots + part * trials * 8;
+        // Each part writes its trials x m outputs to its own stretch of the out block.
+        const out = b.out + trials * lo * 4;
+        return [row(lo), m, dim, b.cands, trials, k, at(b.closest), at(b.nearest), b.ccand].concat([
+          1e-3,
+          0,
+          out,
+          pots,
+          b.work + part * 4,
+        ]);
+      };
+      if (parts === 1) (fn.kpp_trials as (...a: number[]) => void)(...args(0));
+      else kern.workers().split('kpp_trials', parts, args);
+      const pots = new Float64Array(kern.memory.buffer, b.pots, parts * trials);
+      let best = 0;
+      let bestPot = Infinity;
+      for (let t = 0; t < trials; t++) {
+        let p = 0;
+        for (let part = 0; part < parts; part++) p += pots[part * trials + t];
+        if (p < bestPot) {
+          bestPot = p;
+          best = t;
+        }
+      }
       pick = ids[best];
-      for (let i = 0; i < n; i++) closest[i] = Math.min(closest[i], candDist[i * trials + best]);
+      for (let part = 0; part < parts; part++) {
+        const lo = Math.floor((part * n) / parts);
+        const m = Math.floor(((part + 1) * n) / parts) - lo;
+        const won = kern.f32(b.out + trials * lo * 4 + best * m * 4, m);
+        for (let i = 0; i < m; i++) {
+          if (won[i] < closest[lo + i]) {
+            closest[lo + i] = won[i];
+            nearest[lo + i] = c;
+          }
+        }
+      }
     } else {
       pick = firstUnchosenDistinct(points, n, dim, centers, c);
       if (pick < 0) {
@@ -63,21 +160,38 @@ export function kmeansPlusPlus(
           `the ${n} points hold only ${c} distinct rows, fewer than k = ${k}`,
         );
       }
-      const d = pairwiseSquaredDistances(points, n, dim, points.subarray(pick * dim), 1);
-      for (let i = 0; i < n; i++) closest[i] = Math.min(closest[i], d[i]);
+      const d = kern.f32(b.out, n);
+      fn.cross_sqdist(x, n, row(pick), 1, dim, b.out);
+      for (let i = 0; i < n; i++) {
+        if (d[i] < closest[i]) {
+          closest[i] = d[i];
+          nearest[i] = c;
+        }
+      }
     }
-    copyRow(points, pick, centers, c, dim);
+    centers.set(points.subarray(pick * dim, pick * dim + dim), c * dim);
   }
-  return centers;
+  let potential = 0;
+  for (let i = 0; i < n; i++) potential += closest[i];
+  options.potential?.(potential);
+  return centers.slice();
 }
 
-/** Copies row `from` of `src` into row `to` of `dst`. */
-function copyRow(src: Float32Array, from: number, dst: Float32Array, to: number, dim: number) {
-  dst.set(src.subarray(from * dim, from * dim + dim), to * dim);
+/** Throws KMEANS_NON_FINITE naming the first row whose distance is not finite. */
+function checkFinite(d: Float32Array, points: Float32Array, dim: number): void {
+  for (let i = 0; i < d.length; i++) {
+    if (Number.isFinite(d[i])) continue;
+    for (let t = i * dim; t < (i + 1) * dim; t++) {
+      if (!Number.isFinite(points[t])) {
+        throw new KMeansError('KMEANS_NON_FINITE', `row ${i} holds NaN or Infinity`);
+      }
+    }
+    throw new KMeansError('KMEANS_NON_FINITE', `row ${i}: squared distances overflow float32`);
+  }
 }
 
 /** Writes running sums of `w` into `out` and returns the total. */
-function prefixSums(w: Float64Array, out: Float64Array): number {
+function prefixSums(w: Float32Array, out: Float64Array): number {
   let s = 0;
   for (let i = 0; i < w.length; i++) {
     s += w[i];
@@ -96,21 +210,6 @@ function searchAbove(cumulative: Float64Array, r: number): number {
     else lo = mid + 1;
   }
   return lo;
-}
-
-/** Trial whose addition gives the lowest potential; ties go to the earliest trial. */
-function bestTrial(closest: Float64Array, d: Float64Array, n: number, trials: number): number {
-  let best = 0;
-  let bestPot = Infinity;
-  for (let t = 0; t < trials; t++) {
-    let pot = 0;
-    for (let i = 0; i < n; i++) pot += Math.min(closest[i], d[i * trials + t]);
-    if (pot < bestPot) {
-      bestPot = pot;
-      best = t;
-    }
-  }
-  return best;
 }
 
 /**

@@ -1,7 +1,50 @@
 import { assign } from './distance.js';
 import { KMeansError, checkInt, checkK, checkMatrix } from './errors.js';
+import { defaultThreads, kernel, type Kernel } from './kernel.js';
 import { kmeansPlusPlus } from './kmeanspp.js';
+import { CentroidSet, PRUNE_TILE, type Scratch } from './pruning.js';
 import { Rng, type RngState } from './rng.js';
+
+/**
+ * The pruning basis is recomputed when the steps since the last recomputation reach the steps
+ * taken before it (after steps 1, 2, 4, 8, ...), and after a reassignment: centroids move
+ * less and less, and the basis only sharpens the bounds.
+ */
+const MIN_BASIS_AGE = 1;
+/** A batch is split over threads only in slices of at least this many rows. */
+const MIN_ROWS_PER_THREAD = 128;
+
+/** Kernel blocks a model reuses from step to step. */
+interface Workspace {
+  rows: number;
+  r: number;
+  labels: number;
+  dists: number;
+  slices: { sums: number; counts: number; scratch: Scratch }[];
+}
+
+function scratchFor(kern: Kernel, k: number, r: number): Scratch {
+  return {
+    px: kern.alloc((PRUNE_TILE + 4) * Math.max(1, r) * 4),
+    lb: kern.alloc(k * 4),
+    work: kern.alloc(4),
+  };
+}
+
+function releaseWorkspace(kern: Kernel, ws: Workspace): void {
+  kern.release(ws.labels);
+  kern.release(ws.dists);
+  for (const sl of ws.slices) {
+    kern.release(sl.sums);
+    kern.release(sl.counts);
+    for (const b of [sl.scratch.px, sl.scratch.lb, sl.scratch.work]) kern.release(b);
+  }
+}
+
+/** Frees the kernel blocks of models that were garbage-collected. */
+const workspaces = new FinalizationRegistry<{ kern: Kernel; ws: Workspace }>(({ kern, ws }) =>
+  releaseWorkspace(kern, ws),
+);
 
 /** Options of {@link MiniBatchKMeans}. */
 export interface MiniBatchKMeansOptions {
@@ -35,10 +78,22 @@ export interface MiniBatchKMeansOptions {
    * so a lucky early batch cannot end the run.
    */
   datasetSize?: number;
+  /**
+   * Longest smoothing window of the EWA inertia, in steps (default 20; 0: no limit, the
+   * window is half an epoch as in scikit-learn). alpha becomes at least 2 / (smoothingSteps +
+   * 1): on large data sets the half-epoch window lags the centroids by hundreds of steps after
+   * they have settled, and the run goes on that long for nothing.
+   */
+  smoothingSteps?: number;
   /** k-means++ candidates per centre when seeding (default 2 + ln(k)). */
   localTrials?: number;
   /** k-means++ runs in init; the seeds with the lowest sample inertia win (default 3). */
   nInit?: number;
+  /**
+   * Threads each step's batch is split over, the calling one included (default: the
+   * machine's cores, at most 8). Results are deterministic for a seed and a thread count.
+   */
+  threads?: number;
 }
 
 /** Why a model reports `converged`: the EWA inertia stopped improving, or maxSteps ran out. */
@@ -59,7 +114,9 @@ export interface PartialFitResult {
 /** Everything needed to resume a {@link MiniBatchKMeans} exactly; plain data, safe to serialise. */
 export interface MiniBatchKMeansState {
   /** Options with defaults filled in. */
-  options: Required<Omit<MiniBatchKMeansOptions, 'localTrials'>> & { localTrials?: number };
+  options: Required<Omit<MiniBatchKMeansOptions, 'localTrials' | 'threads'>> & {
+    localTrials?: number;
+  };
   /** Centroids, `k x dim`, double precision. */
   centroids: number[];
   /** Points absorbed per centre (learning-rate denominators). */
@@ -98,12 +155,14 @@ function resolveOptions(o: MiniBatchKMeansOptions): MiniBatchKMeansState['option
     maxNoImprovement: o.maxNoImprovement ?? 10,
     reassignmentRatio: o.reassignmentRatio ?? 0.01,
     datasetSize: o.datasetSize ?? 20 * batchSize,
+    smoothingSteps: o.smoothingSteps ?? 20,
     nInit: o.nInit ?? 3,
     ...(o.localTrials === undefined ? {} : { localTrials: o.localTrials }),
   };
   checkInt('maxSteps', r.maxSteps, 1);
   checkInt('maxNoImprovement', r.maxNoImprovement, 1);
   checkInt('datasetSize', r.datasetSize, 1);
+  checkInt('smoothingSteps', r.smoothingSteps, 0);
   checkInt('nInit', r.nInit, 1);
   if (!Number.isFinite(r.seed)) invalid('seed must be a finite number');
   if (!(r.tol >= 0 && r.tol < 1)) invalid(`tol must be in [0, 1), got ${r.tol}`);
@@ -127,6 +186,8 @@ function invalid(message: string): never {
 export class MiniBatchKMeans {
   /** Options with defaults filled in. */
   readonly options: MiniBatchKMeansState['options'];
+  /** Threads each step uses. */
+  readonly threads: number;
   private readonly rng: Rng;
   private c64: Float64Array;
   private c32: Float32Array;
@@ -139,21 +200,20 @@ export class MiniBatchKMeans {
   private ewaBest: number | null = null;
   private noImprovement = 0;
   private reason: StopReason | null = null;
-  private labels = new Int32Array(0);
-  private dists = new Float32Array(0);
-  private readonly sums: Float64Array;
-  private readonly batchCounts: Float64Array;
+  private basis: Float32Array | null = null;
+  private basisAge = 0;
+  private ws: Workspace | null = null;
 
   /** Validates the options; throws KMEANS_INVALID_K (k < 1) or KMEANS_INVALID_ARGUMENT. */
   constructor(options: MiniBatchKMeansOptions) {
     this.options = resolveOptions(options);
+    this.threads = options.threads ?? defaultThreads();
+    checkInt('threads', this.threads, 1);
     const { k, dim, seed } = this.options;
     this.rng = new Rng(seed);
     this.c64 = new Float64Array(k * dim);
     this.c32 = new Float32Array(k * dim);
     this.cnt = new Float64Array(k);
-    this.sums = new Float64Array(k * dim);
-    this.batchCounts = new Float64Array(k);
   }
 
   /** Whether centroids exist (after init, setCentroids, or the first partialFit). */
@@ -195,12 +255,15 @@ export class MiniBatchKMeans {
    */
   init(sample: Float32Array, n: number): void {
     const { k, dim, localTrials, nInit } = this.options;
-    const opts = localTrials === undefined ? {} : { localTrials };
     let best: Float32Array | null = null;
     let bestInertia = Infinity;
     for (let r = 0; r < nInit; r++) {
-      const seeds = kmeansPlusPlus(sample, n, dim, k, this.rng, opts);
-      const inertia = nInit === 1 ? 0 : assign(sample, n, dim, seeds, k).inertia;
+      let inertia = 0;
+      const seeds = kmeansPlusPlus(sample, n, dim, k, this.rng, {
+        ...(localTrials === undefined ? {} : { localTrials }),
+        threads: this.threads,
+        potential: (sum) => (inertia = sum),
+      });
       if (best === null || inertia < bestInertia) {
         best = seeds;
         bestInertia = inertia;
@@ -244,32 +307,135 @@ export class MiniBatchKMeans {
    * KMEANS_NON_FINITE on NaN or Infinity in the batch, leaving centroids and counts unchanged.
    */
   partialFit(batch: Float32Array, n: number): PartialFitResult {
-    const { k, dim } = this.options;
+    const { dim } = this.options;
     checkInt('n', n, 1);
     checkMatrix('batch', batch, n, dim);
     if (!this.ready) this.init(batch, n);
-    if (this.labels.length < n) {
-      this.labels = new Int32Array(n);
-      this.dists = new Float32Array(n);
+    const kern = kernel();
+    if (kern.holds(batch)) return this.step(kern, batch, null, n);
+    const staged = kern.copyIn(batch.subarray(0, n * dim));
+    try {
+      return this.step(kern, kern.f32(staged, n * dim), null, n);
+    } finally {
+      kern.release(staged);
     }
-    const { inertia } = assign(batch, n, dim, this.c32, k, {
-      labels: this.labels,
-      distances: this.dists,
-    });
-    const check = this.cnt.some((v) => v === 0) || this.sinceReassign + n >= 10 * k;
-    this.update(batch, n);
-    this.seen += n;
-    this.sinceReassign += n;
-    let reassigned = 0;
-    if (this.options.reassignmentRatio > 0 && check) {
-      this.sinceReassign = 0;
-      reassigned = this.reassign(batch, n);
+  }
+
+  /**
+   * {@link partialFit} on the `n` rows of `points` listed in `rows`, both in kernel memory
+   * (`allocPoints`, `Kernel.alloc`): the batch is read in place, without gathering it.
+   * The model must be initialised.
+   */
+  partialFitRows(points: Float32Array, rows: Int32Array, n: number): PartialFitResult {
+    checkInt('n', n, 1);
+    this.requireReady();
+    const kern = kernel();
+    if (!kern.holds(points) || !kern.holds(rows) || rows.length < n) {
+      invalid('partialFitRows needs points and at least n rows in kernel memory');
     }
-    for (let i = 0; i < k * dim; i++) this.c32[i] = this.c64[i];
-    this.nSteps++;
-    this.track(inertia / n, n);
-    const converged = this.converged;
-    return { inertia, converged, ewaInertia: this.ewa, reassigned };
+    return this.step(kern, points, rows, n);
+  }
+
+  /** One step on rows of `points` (all of the first n, or those listed), both in kernel memory. */
+  private step(
+    kern: Kernel,
+    points: Float32Array,
+    rows: Int32Array | null,
+    n: number,
+  ): PartialFitResult {
+    const { k, dim } = this.options;
+    const x = points.byteOffset;
+    if (this.basisAge >= Math.max(MIN_BASIS_AGE, this.nSteps - this.basisAge)) this.basis = null;
+    if (this.basis === null) this.basisAge = 0;
+    const set = new CentroidSet(kern, this.c32, k, dim, this.basis ?? undefined);
+    this.basis = set.basis;
+    this.basisAge++;
+    const parts = Math.max(1, Math.min(this.threads, Math.floor(n / MIN_ROWS_PER_THREAD)));
+    const ws = this.workspace(kern, n, parts, set.r);
+    const slices = ws.slices.slice(0, parts).map((sl, p) => ({
+      ...sl,
+      lo: Math.floor((p * n) / parts),
+      hi: Math.floor(((p + 1) * n) / parts),
+    }));
+    for (const sl of slices) {
+      kern.f32(sl.sums, k * dim).fill(0);
+      kern.f32(sl.counts, k).fill(0);
+      kern.i32(sl.scratch.work, 1)[0] = 0;
+    }
+    const { labels, dists } = ws;
+    try {
+      const call = (p: number) => {
+        const { lo, hi, scratch, sums, counts } = slices[p];
+        const from = rows ? x : x + lo * dim * 4;
+        const list = rows ? rows.byteOffset + lo * 4 : 0;
+        return set.args(
+          from,
+          list,
+          hi - lo,
+          labels + lo * 4,
+          dists + lo * 4,
+          scratch,
+          sums,
+          counts,
+        );
+      };
+      const inertias =
+        parts === 1
+          ? [(kern.fn.assign_pruned as (...a: number[]) => number)(...call(0).args)]
+          : kern.workers().split('assign_pruned', parts, (p) => call(p).args);
+      const inertia = inertias.reduce((a, b) => a + b, 0);
+      const d = kern.f32(dists, n);
+      for (let i = 0; i < n; i++) {
+        if (!Number.isFinite(d[i])) {
+          throw new KMeansError('KMEANS_NON_FINITE', `batch row ${i} holds NaN or Infinity`);
+        }
+      }
+      const check = this.cnt.some((v) => v === 0) || this.sinceReassign + n >= 10 * k;
+      this.update(slices.map((sl) => [kern.f32(sl.sums, k * dim), kern.f32(sl.counts, k)]));
+      this.seen += n;
+      this.sinceReassign += n;
+      let reassigned = 0;
+      if (this.options.reassignmentRatio > 0 && check) {
+        this.sinceReassign = 0;
+        reassigned = this.reassign(points, (i) => (rows ? rows[i] : i), n);
+        if (reassigned > 0) this.basis = null;
+      }
+      for (let i = 0; i < k * dim; i++) this.c32[i] = this.c64[i];
+      this.nSteps++;
+      this.track(inertia / n, n);
+      return { inertia, converged: this.converged, ewaInertia: this.ewa, reassigned };
+    } finally {
+      set.dispose();
+    }
+  }
+
+  /**
+   * Kernel blocks reused by every step: labels and distances for `rows` rows, and per slice
+   * the centre sums and counts and the pruning scratch. Grown when a step needs more; given
+   * back to the kernel when the model is garbage-collected.
+   */
+  private workspace(kern: Kernel, rows: number, parts: number, r: number): Workspace {
+    const { k, dim } = this.options;
+    const ws = this.ws;
+    if (ws && ws.rows >= rows && ws.slices.length >= parts && ws.r >= r) return ws;
+    if (ws) {
+      releaseWorkspace(kern, ws);
+      workspaces.unregister(this);
+    }
+    const fresh: Workspace = {
+      rows,
+      r,
+      labels: kern.alloc(rows * 4),
+      dists: kern.alloc(rows * 4),
+      slices: Array.from({ length: Math.max(parts, this.threads) }, () => ({
+        sums: kern.alloc(k * dim * 4),
+        counts: kern.alloc(k * 4),
+        scratch: scratchFor(kern, k, r),
+      })),
+    };
+    this.ws = fresh;
+    workspaces.register(this, { kern, ws: fresh }, this);
+    return fresh;
   }
 
   /** Labels and squared distances of `n` rows against the current centroids (see `assign`). */
@@ -296,9 +462,12 @@ export class MiniBatchKMeans {
     };
   }
 
-  /** Rebuilds a model from {@link getState}; throws like the constructor and setCentroids. */
-  static fromState(state: MiniBatchKMeansState): MiniBatchKMeans {
-    const m = new MiniBatchKMeans(state.options);
+  /**
+   * Rebuilds a model from {@link getState} (with `threads`, default the machine's cores);
+   * throws like the constructor and setCentroids.
+   */
+  static fromState(state: MiniBatchKMeansState, threads?: number): MiniBatchKMeans {
+    const m = new MiniBatchKMeans({ ...state.options, threads });
     m.setCentroids(state.centroids, state.counts);
     m.nSteps = state.steps;
     m.seen = state.samplesSeen;
@@ -321,6 +490,7 @@ export class MiniBatchKMeans {
   /** Marks the model ready with the centroids in c64, clearing counts and progress. */
   private reset(): void {
     this.c32.set(this.c64);
+    this.basis = null;
     this.cnt.fill(0);
     this.ready = true;
     this.nSteps = 0;
@@ -332,32 +502,29 @@ export class MiniBatchKMeans {
     this.reason = null;
   }
 
-  /** Per-centre running-mean update from the labels of the current batch. */
-  private update(batch: Float32Array, n: number): void {
+  /** Per-centre running-mean update from the batch's per-centre sums and counts (per slice). */
+  private update(slices: [Float32Array, Float32Array][]): void {
     const { k, dim } = this.options;
-    const { sums, batchCounts, labels, c64, cnt } = this;
-    sums.fill(0);
-    batchCounts.fill(0);
-    for (let i = 0; i < n; i++) {
-      const j = labels[i];
-      batchCounts[j]++;
-      const so = j * dim;
-      const xo = i * dim;
-      for (let d = 0; d < dim; d++) sums[so + d] += batch[xo + d];
-    }
+    const { c64, cnt } = this;
+    const total = new Float64Array(dim);
     for (let j = 0; j < k; j++) {
-      const m = batchCounts[j];
+      let m = 0;
+      for (const [, counts] of slices) m += counts[j];
       if (m === 0) continue;
       const old = cnt[j];
-      const total = old + m;
       const o = j * dim;
-      for (let d = 0; d < dim; d++) c64[o + d] = (c64[o + d] * old + sums[o + d]) / total;
-      cnt[j] = total;
+      total.fill(0);
+      for (const [sums] of slices) {
+        for (let d = 0; d < dim; d++) total[d] += sums[o + d];
+      }
+      const all = old + m;
+      for (let d = 0; d < dim; d++) c64[o + d] = (c64[o + d] * old + total[d]) / all;
+      cnt[j] = all;
     }
   }
 
   /** Moves starved centres to distinct random batch rows; returns how many moved. */
-  private reassign(batch: Float32Array, n: number): number {
+  private reassign(points: Float32Array, rowAt: (i: number) => number, n: number): number {
     const { k, dim, reassignmentRatio } = this.options;
     const cnt = this.cnt;
     let max = 0;
@@ -378,7 +545,8 @@ export class MiniBatchKMeans {
       let r = this.rng.nextInt(n);
       while (rows.has(r)) r = this.rng.nextInt(n);
       rows.add(r);
-      for (let d = 0; d < dim; d++) this.c64[j * dim + d] = batch[r * dim + d];
+      const from = rowAt(r) * dim;
+      for (let d = 0; d < dim; d++) this.c64[j * dim + d] = points[from + d];
       cnt[j] = floor;
     }
     return starved.length;
@@ -389,7 +557,11 @@ export class MiniBatchKMeans {
     const { datasetSize, tol, maxNoImprovement, maxSteps } = this.options;
     if (this.nSteps > 1) {
       const smoothed = this.nSteps - 1;
-      const alpha = Math.min(1, (2 * n) / (datasetSize + 1));
+      const window = this.options.smoothingSteps;
+      const alpha = Math.min(
+        1,
+        Math.max((2 * n) / (datasetSize + 1), window > 0 ? 2 / (window + 1) : 0),
+      );
       // Bias-corrected start: until 1 / alpha batches are in, weigh all of them equally.
       const weight = Math.max(alpha, 1 / smoothed);
       this.ewa = this.ewa === null ? perPoint : this.ewa * (1 - weight) + perPoint * weight;
