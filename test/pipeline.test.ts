@@ -627,3 +627,80 @@ test('a run over too few images, or none, fails with the cause', { timeout: 60_0
   const overlap = second.runs.filter((r) => first.runs.some((f) => f.id === r.id));
   assert.deepEqual(overlap, []);
 });
+
+test(
+  'k "auto" chooses k on a sample of the codes and publishes the curve',
+  { timeout: 180_000 },
+  async () => {
+    const refused = await fetch(`${stack.apiUrl}/v1/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        input: { bucket: 'datasets' },
+        kmeans: { k: 'auto', kRange: { min: 1, max: 8 } },
+      }),
+    });
+    assert.equal(refused.status, 400);
+    const issues = ((await refused.json()) as { error: { issues: { path: string }[] } }).error
+      .issues;
+    assert.deepEqual(
+      issues.map((i) => i.path),
+      ['body.kmeans.kRange.min'],
+    );
+
+    // 300 of the images, in three shards, so the selection sample comes from several.
+    for (const key of inputKeys.filter((k) => !k.includes('/bad-')).slice(0, 300)) {
+      await stack.storage.put('datasets', `auto/${key}`, await stack.storage.get('datasets', key));
+    }
+    const { id } = await client.submit({
+      name: 'e2e k auto',
+      input: { bucket: 'datasets', prefix: 'auto/' },
+      image: { size: 16, channels: 1 },
+      training: { epochs: 2 },
+      kmeans: { k: 'auto', kRange: { min: 2, max: 8 } },
+      shardSize: 100,
+    });
+    const final = await client.wait(id, () => undefined, 500, 170_000);
+    assert.equal(final.state, 'succeeded', final.error);
+
+    const selection = await client.artifactJson<{
+      chosen: number;
+      criterion: string;
+      elbow: number;
+      range: { min: number; max: number };
+      samplePoints: number;
+      curve: { k: number; inertia: number; silhouette: number }[];
+    }>(id, 'k-selection.json');
+    const { chosen } = selection;
+    console.log('k selection', chosen, 'elbow', selection.elbow, JSON.stringify(selection.curve));
+    assert.ok(Number.isInteger(chosen) && chosen >= 2 && chosen <= 8, `chose ${chosen}`);
+    assert.equal(selection.criterion, 'silhouette');
+    assert.deepEqual(selection.range, { min: 2, max: 8 });
+    assert.equal(selection.samplePoints, 300);
+    assert.deepEqual(
+      selection.curve.map((p) => p.k),
+      [2, 3, 4, 5, 6, 7, 8],
+    );
+    const best = Math.max(...selection.curve.map((p) => p.silhouette));
+    assert.equal(selection.curve.find((p) => p.k === chosen)?.silhouette, best);
+    assert.equal(final.stages.cluster.detail.k, chosen);
+
+    const metrics = await client.artifactJson<{ k: number; kSelection: { chosen: number } }>(
+      id,
+      'metrics.json',
+    );
+    assert.equal(metrics.k, chosen);
+    assert.equal(metrics.kSelection.chosen, chosen);
+    assert.equal((await client.artifactJson<{ k: number }>(id, 'manifest.json')).k, chosen);
+    assert.equal((await client.clusters(id)).k, chosen);
+    const plot = await client.download(id, 'k-selection.png');
+    assert.deepEqual(Object.values(pngSize(plot)), [640, 440]);
+    const report = (await client.download(id, 'report.html')).toString('utf8');
+    assert.ok(report.includes('id="k-chart"'));
+    const { artifacts } = await client.artifacts(id);
+    const paths = new Set(artifacts.map((a) => a.path));
+    for (const p of ['k-selection.json', 'k-selection.png', 'manifest.json']) {
+      assert.ok(paths.has(p), p);
+    }
+  },
+);

@@ -62,7 +62,16 @@ export const COMMANDS = {
         value: 'P',
         description: 'key prefix of the images (default: all)',
       },
-      k: { type: 'string', value: 'N', description: 'number of clusters (default 25)' },
+      k: {
+        type: 'string',
+        value: 'N|auto',
+        description: 'number of clusters, or auto to choose it (default 25)',
+      },
+      'k-range': {
+        type: 'string',
+        value: 'MIN..MAX',
+        description: 'with --k auto, the k values tried (default 2..20)',
+      },
       size: { type: 'string', value: 'N', description: 'image side in pixels, a multiple of 8' },
       channels: { type: 'string', value: '1|3', description: '1 greyscale, 3 RGB' },
       epochs: { type: 'string', value: 'N', description: 'training epochs' },

@@ -125,8 +125,10 @@ export function stageNote(name: string, st: StageStatus): string {
     }
   }
   if (name === 'cluster' && typeof d.phase === 'string' && st.state === 'running') {
-    notes.push(String(d.phase));
+    const tried = d.phase === 'choose-k' && typeof d.kDone === 'number';
+    notes.push(tried ? `choose-k ${d.kDone}/${d.kTotal}` : String(d.phase));
   }
+  if (name === 'cluster' && typeof d.k === 'number') notes.push(`k = ${d.k} chosen`);
   if (st.error) notes.push(`error: ${st.error}`);
   return notes.join(', ');
 }

@@ -162,6 +162,19 @@ test('run options become a run spec; what is left out is left to the API', () =>
   );
   assert.throws(
     () => runSpecFromOptions(command(['run', '--bucket', 'b', '--k', 'many']).options),
-    /--k must be a whole number/,
+    /--k must be a whole number or auto/,
   );
+});
+
+test('run --k auto, with or without --k-range', () => {
+  const spec = (...args: string[]) =>
+    runSpecFromOptions(command(['run', '--bucket', 'b', ...args]).options);
+  assert.deepEqual(spec('--k', 'auto').kmeans, { k: 'auto' });
+  assert.deepEqual(spec('--k', 'auto', '--k-range', '3..12').kmeans, {
+    k: 'auto',
+    kRange: { min: 3, max: 12 },
+  });
+  assert.throws(() => spec('--k', 'auto', '--k-range', '3-12'), /--k-range must be MIN\.\.MAX/);
+  assert.throws(() => spec('--k', '5', '--k-range', '3..12'), /--k-range needs --k auto/);
+  assert.throws(() => spec('--k-range', '3..12'), /--k-range needs --k auto/);
 });

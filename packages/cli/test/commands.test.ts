@@ -292,7 +292,7 @@ test('bad arguments print the usage and exit 2 before any request', async () => 
   assert.equal(r.code, 2);
   assert.match(
     r.stderr,
-    /^imgcluster run: --k must be a whole number, got "lots"\nUsage: imgcluster run /,
+    /^imgcluster run: --k must be a whole number or auto, got "lots"\nUsage: imgcluster run /,
   );
   assert.equal((await cli('nonsense')).code, 2);
   assert.equal((await cli('upload', 'x', '--bucket', 'b', '--concurrency', '0')).code, 2);

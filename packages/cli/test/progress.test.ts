@@ -164,6 +164,19 @@ test('the live view of a run: one bar per stage with its notes', () => {
   const failed = runStatus({ state: 'failed' });
   failed.stages.train = stage({ state: 'failed', done: 1, total: 4, error: 'out of memory' });
   assert.match(stageLines(failed)[3], /failed .*error: out of memory$/);
+
+  // k "auto": the k values tried so far, then the chosen k, also once the stage is done.
+  const choosing = runStatus();
+  choosing.stages.cluster = stage({
+    state: 'running',
+    total: 500,
+    detail: { phase: 'choose-k', kDone: 3, kTotal: 19 },
+  });
+  assert.match(stageLines(choosing)[5], /running +choose-k 3\/19$/);
+  choosing.stages.cluster.detail = { phase: 'fit', kDone: 19, kTotal: 19, k: 7 };
+  assert.match(stageLines(choosing)[5], /running +fit, k = 7 chosen$/);
+  choosing.stages.cluster.state = 'succeeded';
+  assert.match(stageLines(choosing)[5], /succeeded +k = 7 chosen$/);
 });
 
 test('the progress key ignores clocks but not progress', () => {

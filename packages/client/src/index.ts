@@ -321,6 +321,10 @@ export function formatProgress(s: RunStatus): string {
       extra = ` loss ${d.loss.toFixed(4)}${d.step ? ` step ${d.step}/${d.stepsPerEpoch}` : ''}`;
     }
     if (name === 'cluster' && d.phase) extra = ` ${d.phase}`;
+    if (name === 'cluster' && d.phase === 'choose-k' && typeof d.kDone === 'number') {
+      extra += ` ${d.kDone}/${d.kTotal}`;
+    }
+    if (name === 'cluster' && typeof d.k === 'number') extra += ` (k = ${d.k} chosen)`;
     return `${name}: ${st.state}${count}${extra}`;
   });
   return `[${s.state}] ${parts.join(' | ')}`;

@@ -1,3 +1,4 @@
 export * from './env.js';
 export * from './run-spec.js';
 export * from './keys.js';
+export * from './k-setting.js';

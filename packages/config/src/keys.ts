@@ -40,6 +40,9 @@ export const runKeys = (runId: string) => {
       results: `${root}/assignments/${id}/results.json`,
       input: (i: number) => `${root}/assignments/${id}/inputs/${String(i).padStart(6, '0')}`,
     }),
+    /** With k "auto": every k tried with its inertia and silhouette, and a plot of them. */
+    kSelection: `${root}/k-selection.json`,
+    kSelectionPlot: `${root}/k-selection.png`,
     metrics: `${root}/metrics.json`,
     report: `${root}/report.html`,
     manifest: `${root}/manifest.json`,

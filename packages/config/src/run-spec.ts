@@ -14,6 +14,9 @@ export const bucketName = z
   .max(63)
   .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/, 'must be a valid S3 bucket name');
 
+/** The k values tried when `kmeans.k` is "auto" and `kmeans.kRange` is not given. */
+export const DEFAULT_K_RANGE = { min: 2, max: 20 } as const;
+
 /** What a user submits with POST /v1/runs. Every field but `input` has a default. */
 export const runSpecSchema = z
   .object({
@@ -70,6 +73,17 @@ export const runSpecSchema = z
       })
       .strict()
       .default({}),
+    /** How the encoder stores the codes it hands to the cluster stage. */
+    codes: z
+      .object({
+        /**
+         * Number format of the code shards: 'float16' (IEEE half) halves their storage and
+         * transfer, at about three significant digits per value. Default 'float32'.
+         */
+        dtype: z.enum(['float32', 'float16']).default('float32'),
+      })
+      .strict()
+      .default({}),
     training: z
       .object({
         /** Passes over the training images. Default 5. */
@@ -92,8 +106,35 @@ export const runSpecSchema = z
       .default({}),
     kmeans: z
       .object({
-        /** Number of clusters. Default 10. */
-        k: z.number().int().min(2).max(1000).default(10),
+        /**
+         * Number of clusters, or "auto": the cluster stage tries every k of `kRange` on a
+         * sample of the codes and keeps the one with the highest mean silhouette. Default 10.
+         */
+        k: z
+          .union([z.number().int().min(2).max(1000), z.literal('auto')], {
+            errorMap: (issue, ctx) => ({
+              message:
+                issue.code === 'invalid_union'
+                  ? 'must be an integer from 2 to 1000, or "auto"'
+                  : ctx.defaultError,
+            }),
+          })
+          .default(10),
+        /**
+         * With k "auto", the k values tried, both ends included. Default 2..20; the cluster
+         * stage lowers max to one below the number of images when there are fewer.
+         */
+        kRange: z
+          .object({
+            min: z.number().int().min(2).max(1000).default(DEFAULT_K_RANGE.min),
+            max: z.number().int().min(2).max(1000).default(DEFAULT_K_RANGE.max),
+          })
+          .strict()
+          .refine((r) => r.max >= r.min, {
+            message: 'kRange.max must be at least kRange.min',
+            path: ['max'],
+          })
+          .optional(),
         /** Codes per mini-batch step. Default 1024. */
         batchSize: z.number().int().min(16).max(65536).default(1024),
         /** Cap on mini-batch steps. Default 500. */
@@ -102,6 +143,10 @@ export const runSpecSchema = z
         seed: z.number().int().min(0).default(0),
       })
       .strict()
+      .refine((m) => m.kRange === undefined || m.k === 'auto', {
+        message: 'kRange is only used with k "auto"',
+        path: ['kRange'],
+      })
       .default({}),
     /** Input images per preprocess/encode job. Default 1000. */
     shardSize: z.number().int().min(1).max(20_000).default(1000),

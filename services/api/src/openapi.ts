@@ -147,7 +147,9 @@ export const API_ROUTES: RouteDoc[] = [
     summary: 'Submit a run',
     description:
       'Checks that the input bucket (and the labels object, if given) exist, then queues the ' +
-      'run. Unknown fields are refused.',
+      'run. Unknown fields are refused. With `kmeans.k` "auto" the cluster stage tries every k ' +
+      'of `kmeans.kRange` (default 2..20) on a sample of the codes and keeps the one with the ' +
+      'highest mean silhouette.',
     body: {
       description: 'The run spec; every field but `input` has a default.',
       schema: runSpecSchema,

@@ -101,9 +101,21 @@ describe('OpenAPI document', () => {
     };
     assert.deepEqual(schema.required, ['input']);
     const k = schema.properties.kmeans.properties.k;
-    assert.equal(k.type, 'integer');
+    assert.deepEqual(k.anyOf, [
+      { type: 'integer', minimum: 2, maximum: 1000 },
+      { type: 'string', enum: ['auto'] },
+    ]);
     assert.equal(k.default, 10);
-    assert.equal(k.minimum, 2);
+    const kRange = schema.properties.kmeans.properties.kRange as {
+      properties: Record<string, Record<string, unknown>>;
+    };
+    assert.deepEqual(kRange.properties.min, {
+      type: 'integer',
+      minimum: 2,
+      maximum: 1000,
+      default: 2,
+    });
+    assert.equal(kRange.properties.max.default, 20);
     const filters = schema.properties.model.properties.filters;
     assert.ok(!Array.isArray(filters.items), 'a tuple is one items schema in OpenAPI 3.0');
   });

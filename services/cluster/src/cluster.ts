@@ -1,14 +1,16 @@
 import type { Job } from 'bullmq';
-import { runKeys, type RunSpec } from '@imgcluster/config';
+import { describeK, kRangeForImages, runKeys, type RunSpec } from '@imgcluster/config';
 import type { Logger } from '@imgcluster/logging';
 import { PermanentJobError, type RunJobData } from '@imgcluster/queues';
 import { throwIfCancelled, type ServiceContext } from '@imgcluster/runtime';
 import { encodeShard } from '@imgcluster/shard';
 import { assignAll, type ClusterTotals, type LabelRow } from './assign-pass.js';
+import { chooseK, selectionSampleSize, type KSelectionRecord } from './choose-k.js';
 import { CodeSource } from './code-source.js';
 import { fitStreaming } from './fit.js';
+import { kSelectionPng } from './k-plot.js';
 import { writeClusterPictures } from './pictures.js';
-import { renderReport } from './report.js';
+import { renderReport, type KSelection } from './report.js';
 import { scoreAgainst, type Scores } from './scores.js';
 
 interface RejectedImage {
@@ -18,9 +20,9 @@ interface RejectedImage {
 }
 
 /**
- * The cluster job (parent of every encode job): mini-batch k-means over all code shards,
- * one assignment pass, then the artifacts. The manifest is written last, so a run that
- * has a manifest has every artifact it lists.
+ * The cluster job (parent of every encode job): for k "auto", k chosen on a sample of the
+ * codes; mini-batch k-means over all code shards, one assignment pass, then the artifacts.
+ * The manifest is written last, so a run that has a manifest has every artifact it lists.
  */
 export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log: Logger) {
   const { runId } = job.data;
@@ -31,9 +33,10 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
   const encoded = await ctx.store.shardResults<{ images: number }>(runId, 'encode');
   const counts = new Map([...encoded].map(([s, r]) => [s, r.images]));
   const total = [...counts.values()].reduce((a, b) => a + b, 0);
-  const { k } = spec.kmeans;
-  if (total < k) {
-    throw new PermanentJobError('TOO_FEW_IMAGES', `${total} decodable images for k = ${k}`);
+  const autoRange = spec.kmeans.k === 'auto' ? kRangeForImages(spec.kmeans, total) : undefined;
+  if (autoRange === null || (spec.kmeans.k !== 'auto' && total < spec.kmeans.k)) {
+    const wanted = describeK(spec.kmeans);
+    throw new PermanentJobError('TOO_FEW_IMAGES', `${total} decodable images for ${wanted}`);
   }
 
   const side = spec.image.size / 8;
@@ -41,6 +44,12 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
   const shards = [...counts.keys()].sort((a, b) => a - b);
   const source = new CodeSource(ctx, runId, shards, ctx.env.CLUSTER_CACHE_MB * 2 ** 20);
   await ctx.store.startStage(runId, 'cluster', spec.kmeans.maxSteps);
+
+  // A selection exactly when k is "auto"; otherwise k is the spec's number.
+  const selection = autoRange
+    ? await chooseAndPublishK(ctx, job, log, source, counts, dim, spec, autoRange)
+    : undefined;
+  const k = selection?.chosen ?? (spec.kmeans.k as number);
   await ctx.store.setDetail(runId, 'cluster', { phase: 'fit', images: total });
 
   const started = Date.now();
@@ -48,7 +57,7 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
     source,
     counts,
     dim,
-    spec.kmeans,
+    { ...spec.kmeans, k },
     async (steps, ewa) => {
       await ctx.store.setDone(runId, 'cluster', steps);
       if (ewa !== null) await ctx.store.setDetail(runId, 'cluster', { ewaInertia: ewa });
@@ -88,6 +97,7 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
       steps: summary.steps,
       stopReason: summary.stopReason,
     },
+    selection,
     () => throwIfCancelled(ctx, job.data),
   );
 
@@ -96,6 +106,52 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
   await ctx.store.setState(runId, 'succeeded');
   log.info({ images: total, nmi: scores?.nmi, inertia: assigned.inertia }, 'run finished');
   return { images: total };
+}
+
+/**
+ * k "auto": chooses k on a sample of the codes (progress in the stage detail as phase
+ * 'choose-k', kDone of kTotal), then publishes the curve as k-selection.json and a plot of
+ * it as k-selection.png.
+ */
+async function chooseAndPublishK(
+  ctx: ServiceContext,
+  job: Job<RunJobData>,
+  log: Logger,
+  source: CodeSource,
+  counts: Map<number, number>,
+  dim: number,
+  spec: RunSpec,
+  range: { min: number; max: number },
+): Promise<KSelectionRecord> {
+  const { runId } = job.data;
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  await ctx.store.setDetail(runId, 'cluster', {
+    phase: 'choose-k',
+    kRange: range,
+    kDone: 0,
+    kTotal: range.max - range.min + 1,
+    sample: selectionSampleSize(total, range.max),
+  });
+  const selection = await chooseK(
+    source,
+    counts,
+    dim,
+    spec.kmeans,
+    range,
+    async (step) => {
+      log.debug({ k: step.k, inertia: step.inertia, silhouette: step.silhouette }, 'k tried');
+      await ctx.store.setDetail(runId, 'cluster', { kDone: step.done, kTotal: step.total });
+    },
+    () => throwIfCancelled(ctx, job.data),
+  );
+  const { curve, ...summary } = selection;
+  log.info({ ...summary, tried: curve.length }, 'k chosen');
+
+  const keys = runKeys(runId);
+  await ctx.storage.putJson(ctx.bucket, keys.kSelection, selection);
+  await ctx.storage.put(ctx.bucket, keys.kSelectionPlot, await kSelectionPng(selection));
+  await ctx.store.setDetail(runId, 'cluster', { k: selection.chosen });
+  return selection;
 }
 
 async function score(ctx: ServiceContext, spec: RunSpec, rows: LabelRow[], k: number) {
@@ -113,6 +169,7 @@ async function writeArtifacts(
   assigned: { labels: LabelRow[]; clusters: ClusterTotals[]; inertia: number },
   scores: Scores | undefined,
   fit: { fitSeconds: number; steps: number; stopReason: string | null },
+  selection: KSelectionRecord | undefined,
   beforeManifest: () => Promise<void>,
 ) {
   const keys = runKeys(runId);
@@ -180,6 +237,7 @@ async function writeArtifacts(
     meanSquaredDistance: assigned.inertia / Math.max(1, labels.length),
     sizes: clusters.map((c) => c.size),
     kmeans: fit,
+    ...(selection ? { kSelection: selection } : {}),
     training: training
       ? {
           backend: training.backend,
@@ -204,6 +262,7 @@ async function writeArtifacts(
     stageSeconds,
     training: training ?? undefined,
     kmeans: fit,
+    ...(selection ? { kSelection: reportSelection(selection) } : {}),
     inertia: assigned.inertia,
     scores,
     clusters: summaries.map((s, i) => ({
@@ -225,6 +284,7 @@ async function writeArtifacts(
     runId,
     createdAt: new Date().toISOString(),
     spec,
+    k,
     images: labels.length,
     rejected: rejected.length,
     artifacts: listed.map((o) => ({ path: relative(o.key, runId), bytes: o.size })),
@@ -261,6 +321,18 @@ async function gatherRejected(ctx: ServiceContext, runId: string): Promise<Rejec
     );
   }
   return out;
+}
+
+/** The k-selection section of the report: the silhouette of every k tried. */
+function reportSelection(s: KSelectionRecord): KSelection {
+  const sample = s.silhouettePoints.toLocaleString('en-US');
+  return {
+    chosen: s.chosen,
+    criterion:
+      `the highest mean silhouette (measured on ${sample} sampled codes; ` +
+      `the elbow of the inertia is at k = ${s.elbow})`,
+    curve: s.curve.map((p) => ({ k: p.k, score: p.silhouette })),
+  };
 }
 
 function relative(key: string, runId: string): string {

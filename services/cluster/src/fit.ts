@@ -6,6 +6,9 @@ import type { CodeSource } from './code-source.js';
 /** Progress callback: steps done, smoothed inertia per point. */
 export type FitProgress = (steps: number, ewaInertia: number | null) => Promise<void>;
 
+/** The k-means settings of a fit: the run's, with k decided (chosen when it was "auto"). */
+export type FitSettings = Omit<RunSpec['kmeans'], 'k' | 'kRange'> & { k: number };
+
 /** What the fit reports. */
 export interface FitSummary {
   steps: number;
@@ -24,7 +27,7 @@ export async function fitStreaming(
   source: CodeSource,
   counts: Map<number, number>,
   dim: number,
-  spec: RunSpec['kmeans'],
+  spec: FitSettings,
   progress: FitProgress,
   checkCancelled: () => Promise<void>,
 ): Promise<{ model: MiniBatchKMeans; summary: FitSummary }> {

@@ -6,6 +6,7 @@ import { encodeBatch, loadModel, type tf } from '@imgcluster/model';
 import { PermanentJobError, type ShardJobData } from '@imgcluster/queues';
 import type { ServiceContext } from '@imgcluster/runtime';
 import { decodeShard, encodeShard } from '@imgcluster/shard';
+import { storedCodes } from './code-format.js';
 
 /** Images per forward pass; between passes the event loop renews job locks. */
 const BATCH = 256;
@@ -33,7 +34,10 @@ export function encoderFor(ctx: ServiceContext, runId: string): Promise<tf.Layer
   return model;
 }
 
-/** One encode job: an image shard in, a code shard and an attention-map shard out. */
+/**
+ * One encode job: an image shard in, a code shard (in the run's `codes.dtype`) and an
+ * attention-map shard (always float32: it is 1/depth of the codes) out.
+ */
 export async function encodeShardJob(ctx: ServiceContext, job: Job<ShardJobData>, log: Logger) {
   const { runId, shard } = job.data;
   const spec = await ctx.store.spec(runId);
@@ -59,11 +63,16 @@ export async function encodeShardJob(ctx: ServiceContext, job: Job<ShardJobData>
     await yieldToEventLoop();
   }
 
+  const stored = storedCodes(codes, spec.codes?.dtype);
+  if (stored.overflow) {
+    log.warn({ overflow: stored.overflow }, 'codes beyond the float16 range: stored as float32');
+  }
+  const dtype = stored.dtype;
   const keys = images.header.keys;
   await ctx.storage.put(
     ctx.bucket,
     k.codeShard(shard),
-    encodeShard({ dtype: 'float32', shape: [n, side, side, spec.model.filters[2]], keys }, codes),
+    encodeShard({ dtype, shape: [n, side, side, spec.model.filters[2]], keys }, stored.data),
   );
   await ctx.storage.put(
     ctx.bucket,
@@ -71,6 +80,6 @@ export async function encodeShardJob(ctx: ServiceContext, job: Job<ShardJobData>
     encodeShard({ dtype: 'float32', shape: [n, side, side], keys }, attention),
   );
   await ctx.store.shardDone(runId, 'encode', shard, { images: n });
-  log.info({ images: n }, 'shard encoded');
+  log.info({ images: n, dtype }, 'shard encoded');
   return { images: n };
 }

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import { runKeys, type RunSpec } from '@imgcluster/config';
+import { describeK, imagesNeededForK, runKeys, type RunSpec } from '@imgcluster/config';
 import { permutation, Rng } from '@imgcluster/kmeans';
 import type { Logger } from '@imgcluster/logging';
 import { PermanentJobError, queueShardStage, type RunJobData } from '@imgcluster/queues';
@@ -81,10 +81,10 @@ export async function planRun(ctx: ServiceContext, job: Job<RunJobData>, log: Lo
     );
   }
 
-  if (keys.length < spec.kmeans.k) {
+  if (keys.length < imagesNeededForK(spec.kmeans)) {
     throw new PermanentJobError(
       'TOO_FEW_IMAGES',
-      `${keys.length} input objects under s3://${spec.input.bucket}/${spec.input.prefix} for k = ${spec.kmeans.k}`,
+      `${keys.length} input objects under s3://${spec.input.bucket}/${spec.input.prefix} for ${describeK(spec.kmeans)}`,
     );
   }
 

@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Job } from 'bullmq';
-import { runKeys, type RunSpec } from '@imgcluster/config';
+import { describeK, imagesNeededForK, runKeys, type RunSpec } from '@imgcluster/config';
 import type { Logger } from '@imgcluster/logging';
 import {
   buildAutoencoder,
@@ -72,10 +72,10 @@ export async function trainRun(
 
   const accepted = await acceptedCounts(ctx, runId);
   const total = [...accepted.values()].reduce((a, b) => a + b, 0);
-  if (total < spec.kmeans.k) {
+  if (total < imagesNeededForK(spec.kmeans)) {
     throw new PermanentJobError(
       'TOO_FEW_IMAGES',
-      `${total} decodable images for k = ${spec.kmeans.k}; see the rejected images`,
+      `${total} decodable images for ${describeK(spec.kmeans)}; see the rejected images`,
     );
   }
   const shards = trainingShards(accepted, spec);

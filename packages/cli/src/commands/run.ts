@@ -22,9 +22,18 @@ export function runSpecFromOptions(options: Record<string, string | boolean | un
   const size = int('size');
   const epochs = int('epochs');
   const maxImages = int('train-images');
+  if (typeof options.k === 'string' && !/^(\d{1,15}|auto)$/.test(options.k)) {
+    throw new UsageError(
+      `--k must be a whole number or auto, got ${JSON.stringify(options.k)}`,
+      'run',
+    );
+  }
+  const k = options.k === 'auto' ? 'auto' : (int('k') ?? DEFAULT_K);
+  const kRange = kRangeOption(options['k-range']);
+  if (kRange && k !== 'auto') throw new UsageError('--k-range needs --k auto', 'run');
   const spec: RunSpecInput = {
     input: { bucket: options.bucket as string, prefix: (options.prefix as string) ?? '' },
-    kmeans: { k: int('k') ?? DEFAULT_K },
+    kmeans: { k, ...(kRange ? { kRange } : {}) },
   };
   if (typeof options.name === 'string') spec.name = options.name;
   if (typeof options.labels === 'string') spec.labels = { key: options.labels };
@@ -41,6 +50,19 @@ export function runSpecFromOptions(options: Record<string, string | boolean | un
     };
   }
   return spec;
+}
+
+/** `--k-range MIN..MAX` as {min, max}; whole numbers here, their limits are the API's to check. */
+function kRangeOption(value: string | boolean | undefined) {
+  if (value === undefined) return undefined;
+  const m = typeof value === 'string' ? /^(\d{1,6})\.\.(\d{1,6})$/.exec(value) : null;
+  if (!m) {
+    throw new UsageError(
+      `--k-range must be MIN..MAX, e.g. 2..20, got ${JSON.stringify(value)}`,
+      'run',
+    );
+  }
+  return { min: Number(m[1]), max: Number(m[2]) };
 }
 
 export const run: Command = async (ctx) => {
