@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { MiniBatchKMeans, permutation, Rng } from '@imgcluster/kmeans';
+import { allocPoints, freePoints, MiniBatchKMeans, permutation, Rng } from '@imgcluster/kmeans';
 import type { RunSpec } from '@imgcluster/config';
 import type { CodeSource } from './code-source.js';
 
@@ -46,30 +46,35 @@ export async function fitStreaming(
   const sample = await gatherSample(source, initSize, dim);
   model.init(sample, sample.length / dim);
 
+  // One batch buffer in the k-means kernel's memory, so steps read it without a copy.
+  const batch = allocPoints(spec.batchSize, dim);
   let lastReport = 0;
-  while (!model.converged) {
-    const order = permutation(source.shards.length, rng);
-    for (const o of order) {
-      const shard = await source.codes(source.shards[o]);
-      const n = shard.header.shape[0];
-      const rows = permutation(n, rng);
-      for (let start = 0; start < n && !model.converged; start += spec.batchSize) {
-        const m = Math.min(spec.batchSize, n - start);
-        const batch = new Float32Array(m * dim);
-        for (let i = 0; i < m; i++) {
-          const r = rows[start + i];
-          batch.set(shard.data.subarray(r * dim, (r + 1) * dim), i * dim);
+  try {
+    while (!model.converged) {
+      const order = permutation(source.shards.length, rng);
+      for (const o of order) {
+        const shard = await source.codes(source.shards[o]);
+        const n = shard.header.shape[0];
+        const rows = permutation(n, rng);
+        for (let start = 0; start < n && !model.converged; start += spec.batchSize) {
+          const m = Math.min(spec.batchSize, n - start);
+          for (let i = 0; i < m; i++) {
+            const r = rows[start + i];
+            batch.set(shard.data.subarray(r * dim, (r + 1) * dim), i * dim);
+          }
+          const step = model.partialFit(batch, m);
+          await yieldToEventLoop();
+          if (Date.now() - lastReport > 1000) {
+            lastReport = Date.now();
+            await progress(model.steps, step.ewaInertia);
+            await checkCancelled();
+          }
         }
-        const step = model.partialFit(batch, m);
-        await yieldToEventLoop();
-        if (Date.now() - lastReport > 1000) {
-          lastReport = Date.now();
-          await progress(model.steps, step.ewaInertia);
-          await checkCancelled();
-        }
+        if (model.converged) break;
       }
-      if (model.converged) break;
     }
+  } finally {
+    freePoints(batch);
   }
   await progress(model.steps, null);
   return {
