@@ -11,8 +11,7 @@
  * It starts a private Redis, a local S3-compatible server and the five services on
  * loopback, like `npm run demo`.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -22,7 +21,8 @@ import {
   type AssignResults,
 } from '@imgcluster/client';
 import { balancedSubset, FASHION_MNIST_CLASSES, readFashionMnist } from '@imgcluster/datasets';
-import { startStack, uploadFashionMnist } from '@imgcluster/devstack';
+import { uploadFashionMnist } from '@imgcluster/devstack';
+import { startScriptStack } from './lib/local-stack.js';
 import { encodePng } from '@imgcluster/images';
 
 const { values: args } = parseArgs({
@@ -52,16 +52,7 @@ const test = await readFashionMnist({ split: 'test' });
 const trainIndices = balancedSubset(train.labels, Math.min(Number(args.images), train.n), 0);
 const testIndices = balancedSubset(test.labels, Math.min(Number(args['test-images']), test.n), 1);
 
-const work = mkdtempSync(join(tmpdir(), 'imgcluster-heldout-'));
-const stack = await startStack(work, { preprocess: 2, encoder: 2 });
-say(`api ${stack.apiUrl}; logs in ${stack.logDir}`);
-const stopOnSignal = async () => {
-  await stack.stop();
-  rmSync(work, { recursive: true, force: true });
-  process.exit(130);
-};
-process.once('SIGINT', () => void stopOnSignal());
-process.once('SIGTERM', () => void stopOnSignal());
+const { stack, close } = await startScriptStack('heldout', say);
 let exitCode = 0;
 try {
   const upload = await uploadFashionMnist(stack.storage, train, trainIndices, {
@@ -171,8 +162,7 @@ try {
   exitCode = 1;
 } finally {
   if (!args.keep) {
-    await stack.stop();
-    rmSync(work, { recursive: true, force: true });
+    await close();
   }
 }
 if (!args.keep) process.exit(exitCode);

@@ -22,14 +22,14 @@
  * Like `npm run demo`, it starts a private Redis, a local S3-compatible server and the five
  * services on loopback, and stops them at the end.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ImgclusterClient, formatProgress } from '@imgcluster/client';
 import type { RunSpec } from '@imgcluster/config';
 import { balancedSubset, FASHION_MNIST_CLASSES, readFashionMnist } from '@imgcluster/datasets';
-import { startStack, uploadFashionMnist } from '@imgcluster/devstack';
+import { uploadFashionMnist } from '@imgcluster/devstack';
+import { startScriptStack } from './lib/local-stack.js';
 import { assign, fit } from '@imgcluster/kmeans';
 import { matchClusters, nmi } from '@imgcluster/metrics';
 import { decodeShard, encodeShard, float16ToFloat32, float32ToFloat16 } from '@imgcluster/shard';
@@ -85,16 +85,7 @@ const indices =
   count === data.n ? [...Array(data.n).keys()] : balancedSubset(data.labels, count, seed);
 say(`Fashion-MNIST: ${indices.length} of ${data.n} images (balanced sample, seed ${seed})`);
 
-const work = mkdtempSync(join(tmpdir(), 'imgcluster-export-'));
-const stack = await startStack(work, { preprocess: 2, encoder: 2 });
-say(`api ${stack.apiUrl}; logs in ${stack.logDir}`);
-const stopOnSignal = async () => {
-  await stack.stop();
-  rmSync(work, { recursive: true, force: true });
-  process.exit(130);
-};
-process.once('SIGINT', () => void stopOnSignal());
-process.once('SIGTERM', () => void stopOnSignal());
+const { stack, close } = await startScriptStack('export', say);
 
 let exitCode = 0;
 try {
@@ -173,8 +164,7 @@ try {
   console.error(err);
   exitCode = 1;
 } finally {
-  await stack.stop();
-  rmSync(work, { recursive: true, force: true });
+  await close();
 }
 process.exit(exitCode);
 

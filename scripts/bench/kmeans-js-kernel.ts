@@ -3,34 +3,10 @@
  * baseline: ||x||^2 - 2 x.c + ||c||^2 in tiles of 64 rows, dot products register-blocked
  * 4 points x 3 centroids with double accumulators.
  */
+import { squaredNorms } from '@imgcluster/kmeans';
+
 /** Rows per tile of the blocked kernels; a tile's dot products live in a small scratch buffer. */
 const TILE_ROWS = 64;
-
-/**
- * Squared euclidean norm of each of `n` rows of width `dim`, summed in double precision in
- * coordinate order. Throws KMEANS_NON_FINITE naming the first row that holds NaN or Infinity.
- */
-function squaredNorms(
-  points: Float32Array,
-  n: number,
-  dim: number,
-  out: Float64Array = new Float64Array(n),
-  rowOffset = 0,
-): Float64Array {
-  for (let i = 0; i < n; i++) {
-    const o = (rowOffset + i) * dim;
-    let s = 0;
-    for (let d = 0; d < dim; d++) {
-      const v = points[o + d];
-      s += v * v;
-    }
-    if (!Number.isFinite(s)) {
-      throw new Error(`row ${rowOffset + i} holds NaN or Infinity`);
-    }
-    out[i] = s;
-  }
-  return out;
-}
 
 /**
  * Dot products of `rows` rows of `x` (starting at row `row0`) with all `k` rows of `c`, written
