@@ -124,7 +124,10 @@ class Stager {
   }
 }
 
-/** Copies labels and distances out of kernel memory, checking that every distance is finite. */
+/**
+ * Copies labels and distances out of kernel memory, checking that every distance is finite;
+ * returns their sum, added in row order (so it does not depend on how rows were split).
+ */
 function collect(
   kern: Kernel,
   lab: number,
@@ -135,13 +138,16 @@ function collect(
   distances: Float32Array,
   points: Float32Array,
   dim: number,
-): void {
+): number {
   const d = kern.f32(dis, count);
   labels.set(kern.i32(lab, count), row0);
   distances.set(d, row0);
+  let sum = 0;
   for (let i = 0; i < count; i++) {
     if (!Number.isFinite(d[i])) throw nonFinite(points, row0 + i, dim);
+    sum += d[i];
   }
+  return sum;
 }
 
 function nonFinite(points: Float32Array, row: number, dim: number): KMeansError {
@@ -163,7 +169,7 @@ function nonFinite(points: Float32Array, row: number, dim: number): KMeansError 
  * sums of squared differences (an identical point and centroid are exactly 0 apart); ties go
  * to the lowest centroid index. Points already in kernel memory ({@link allocPoints}) are read
  * in place, others are copied in 16 MiB at a time. With `threads` > 1 (default: the machine's
- * cores, at most 8) blocks of at least 256 rows are split over the kernel's worker threads;
+ * cores, at most 8) blocks are split over the kernel's worker threads, at least 128 rows each;
  * the result is the same, bit for bit. `n = 0` returns empty arrays.
  * Throws KMEANS_NON_FINITE if a point or centroid holds NaN or Infinity,
  * KMEANS_INVALID_ARGUMENT on short inputs or short `out` buffers, KMEANS_INVALID_K if k < 1.
@@ -199,12 +205,9 @@ export function assign(
         const rows = edge(p + 1) - lo;
         return set.args(x + lo * dim * 4, 0, rows, lab + lo * 4, dis + lo * 4, scratches[p]);
       };
-      if (parts === 1) inertia += set.assign(x, 0, count, lab, dis, scratches[0]);
-      else {
-        const sums = kern.workers().split(part(0).name, parts, (p) => part(p).args);
-        for (const v of sums) inertia += v;
-      }
-      collect(kern, lab, dis, count, row0, labels, distances, points, dim);
+      if (parts === 1) set.assign(x, 0, count, lab, dis, scratches[0]);
+      else kern.workers().split(part(0).name, parts, (p) => part(p).args);
+      inertia += collect(kern, lab, dis, count, row0, labels, distances, points, dim);
     }
     let computed = 0;
     for (const s of scratches) computed += set.computed(s);

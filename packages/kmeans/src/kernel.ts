@@ -16,6 +16,7 @@ export interface KernelFunctions {
     k: number,
     labels: number,
     dist: number,
+    work: number,
   ): number;
   assign_pruned(
     x: number,
@@ -224,7 +225,7 @@ function warmUp(fn: KernelFunctions, view: Float32Array, base: number): void {
   for (let i = 0; i < WARMUP_CALLS; i++) {
     fn.sqdist(a, b, 20);
     fn.dots(a, 5, b, 3, 8, o, extra);
-    fn.assign_all(a, 0, 3, 8, b, 2, labels, o);
+    fn.assign_all(a, 0, 3, 8, b, 2, labels, o, o + 128);
     fn.assign_pruned(
       a,
       0,

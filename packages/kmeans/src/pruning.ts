@@ -119,7 +119,7 @@ export class CentroidSet {
   ): { name: 'assign_pruned' | 'assign_all'; args: number[] } {
     const { c, k, dim } = this;
     if (this.r === 0 && sums === 0) {
-      return { name: 'assign_all', args: [x, rows, n, dim, c, k, labels, dist] };
+      return { name: 'assign_all', args: [x, rows, n, dim, c, k, labels, dist, s.work] };
     }
     return {
       name: 'assign_pruned',

@@ -136,12 +136,14 @@ void dots(const float *x, int n, const float *y, int m, int d, float *out, float
 
 /*
  * Nearest of k centroids for n rows, every distance computed (the reference for the pruned
- * kernel). Ties go to the lowest index. Returns the sum of the distances.
+ * kernel). Ties go to the lowest index. work[0] is increased by n * k. Returns the sum of the
+ * distances.
  */
 EXPORT(assign_all)
 double assign_all(const float *x, const int *rows, int n, int d, const float *c, int k,
-                  int *labels, float *dist) {
+                  int *labels, float *dist, int *work) {
   double total = 0;
+  work[0] += n * k;
   for (int i = 0; i < n; i++) {
     const float *p = row_at(x, rows, i, d);
     float best = sqdist(p, c, d);
@@ -231,7 +233,10 @@ double assign_pruned(const float *x, const int *rows, int n, int d, const float 
       int i = i0 + t;
       const float *q = row_at(x, rows, i, d);
       lower_bounds(px + t * r, pc, k, r, lb);
+      // No finite bound (a row so far away that every bound overflows, or NaN): start from
+      // centroid 0; the distances then tell, and NaN is reported by the caller.
       int bi = next_smallest(lb, k);
+      if (bi < 0) bi = 0;
       lb[bi] = INF;
       float best = sqdist(q, c + bi * d, d);
       computed++;
