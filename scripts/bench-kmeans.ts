@@ -26,7 +26,7 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -34,25 +34,41 @@ import { allocPoints, defaultThreads, fit, kernel, Rng, type FitResult } from '@
 import { nmi } from '@imgcluster/metrics';
 import { timeKernels } from './bench/kmeans-kernels.js';
 
-const { values: args } = parseArgs({
-  options: {
-    n: { type: 'string', default: '200000' },
-    dim: { type: 'string', default: '2888' },
-    k: { type: 'string', default: '25' },
-    batch: { type: 'string', default: '1024' },
-    seed: { type: 'string', default: '0' },
-    seeds: { type: 'string', default: '1' },
-    codes: { type: 'string' },
-    python: { type: 'string', default: '/usr/bin/python3' },
-    'no-lloyd': { type: 'boolean', default: false },
-    kernels: { type: 'boolean' },
-    'kernel-rows': { type: 'string', default: '20000' },
-  },
-});
+const USAGE = `usage: npm run bench:kmeans -- [--n N] [--dim D] [--k K] [--batch B] [--seed S]
+  [--seeds COUNT] [--codes DIR] [--python PATH] [--no-lloyd] [--kernels|--no-kernels]
+  [--kernel-rows R]   (see README, Benchmarks)`;
+const OPTIONS = {
+  n: { type: 'string', default: '200000' },
+  dim: { type: 'string', default: '2888' },
+  k: { type: 'string', default: '25' },
+  batch: { type: 'string', default: '1024' },
+  seed: { type: 'string', default: '0' },
+  seeds: { type: 'string', default: '1' },
+  codes: { type: 'string' },
+  python: { type: 'string', default: '/usr/bin/python3' },
+  'no-lloyd': { type: 'boolean', default: false },
+  kernels: { type: 'boolean' },
+  'no-kernels': { type: 'boolean', default: false },
+  'kernel-rows': { type: 'string', default: '20000' },
+  help: { type: 'boolean', default: false },
+} as const;
+function parseOptions() {
+  try {
+    return parseArgs({ options: OPTIONS }).values;
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const args = parseOptions();
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 type NumArg = 'n' | 'dim' | 'k' | 'batch' | 'seed' | 'seeds' | 'kernel-rows';
 const num = (name: NumArg, min: number) => {
   const v = Number(args[name]);
-  if (!Number.isInteger(v) || v < min) {
+  if (!/^\d+$/.test(args[name] ?? '') || !Number.isSafeInteger(v) || v < min) {
     console.error(`--${name} must be a whole number >= ${min}, got ${JSON.stringify(args[name])}`);
     process.exit(2);
   }
@@ -94,15 +110,32 @@ function exportedCodes(dir: string) {
     console.error(`--codes ${dir}: no codes.json there (write one with npm run export:codes)`);
     process.exit(2);
   }
-  const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as { n: number; dim: number };
-  const points = allocPoints(meta.n, meta.dim);
-  readInto(join(dir, 'codes.f32'), points);
-  const truth = new Int32Array(readFileSync(join(dir, 'truth.i32')).buffer.slice(0));
+  let meta: { n: number; dim: number };
+  let points: Float32Array;
+  let truth: Int32Array;
+  try {
+    meta = JSON.parse(readFileSync(metaFile, 'utf8')) as { n: number; dim: number };
+    if (!Number.isInteger(meta.n) || meta.n < 1 || !Number.isInteger(meta.dim) || meta.dim < 1) {
+      throw new Error('codes.json needs whole numbers n >= 1 and dim >= 1');
+    }
+    points = allocPoints(meta.n, meta.dim);
+    readInto(join(dir, 'codes.f32'), points);
+    truth = readInt32(join(dir, 'truth.i32'));
+  } catch (err) {
+    console.error(`--codes ${dir}: ${(err as Error).message}`);
+    process.exit(2);
+  }
   if (truth.length !== meta.n) {
     console.error(`--codes ${dir}: truth.i32 holds ${truth.length} labels for ${meta.n} codes`);
     process.exit(2);
   }
   return { ...meta, points, truth, name: `${meta.n} × ${meta.dim} codes from ${dir}` };
+}
+
+/** A file of little-endian int32 values (a copy: small files share Node's buffer pool). */
+function readInt32(file: string): Int32Array {
+  const b = readFileSync(file);
+  return new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
 function readInto(file: string, out: Float32Array) {
@@ -149,6 +182,10 @@ const summary = (sides: Side[], field: 'seconds' | 'inertia' | 'nmi') => {
 const t0 = Date.now();
 const data = args.codes ? exportedCodes(args.codes) : syntheticCodes(num('n', 1), num('dim', 1));
 const { n, dim, points, truth } = data;
+if (k > n) {
+  console.error(`--k ${k} exceeds the ${n} codes`);
+  process.exit(2);
+}
 console.log(
   `${data.name}: ${(points.byteLength / 2 ** 30).toFixed(2)} GiB as float32, ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
 );
@@ -157,6 +194,11 @@ const started = performance.now();
 kernel()
   .workers()
   .split('stream_sum', defaultThreads(), () => [points.byteOffset, 16]);
+console.log(
+  `load average ${loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ')} (other work skews the times)`,
+);
 console.log(
   `kernel start-up (once per process, like Python's imports): ${((performance.now() - started) / 1000).toFixed(3)} s, ${defaultThreads()} threads`,
 );
@@ -170,7 +212,13 @@ try {
   let last: FitResult | null = null;
   for (const seed of seeds) {
     const t = process.hrtime.bigint();
-    const r = fit(points, n, dim, { k, batchSize: batch, seed });
+    let r: FitResult;
+    try {
+      r = fit(points, n, dim, { k, batchSize: batch, seed });
+    } catch (err) {
+      console.error(`our k-means failed: ${(err as Error).message}`);
+      process.exit(1);
+    }
     const side = {
       seed,
       seconds: Number(process.hrtime.bigint() - t) / 1e9,
@@ -209,7 +257,7 @@ try {
     };
     const labelled = (method: string, s: Side) => {
       const file = `${labelsPrefix}.${method}.${s.seed}`;
-      s.nmi = nmi(truth, new Int32Array(readFileSync(file).buffer.slice(0)));
+      s.nmi = nmi(truth, readInt32(file));
     };
     sk.minibatch.forEach((s) => labelled('minibatch', s));
     sk.lloyd.forEach((s) => labelled('lloyd', s));
@@ -253,7 +301,7 @@ try {
     );
   }
 
-  if (last && (args.kernels ?? !args.codes)) {
+  if (last && !args['no-kernels'] && (args.kernels ?? !args.codes)) {
     const rows = num('kernel-rows', 1);
     console.log('');
     console.log(

@@ -70,6 +70,7 @@ for (const name of ['n', 'epochs', 'k'] as const) {
   if (!/^[1-9]\d*$/.test(args[name]!)) bad(`--${name} must be a positive whole number`);
 }
 if (!/^\d+$/.test(args.seed!)) bad('--seed must be a whole number');
+if (Number(args.k) < 2 || Number(args.k) > 1000) bad('--k must be from 2 to 1000');
 if (args.dtype !== 'float32' && args.dtype !== 'float16') bad('--dtype must be float32 or float16');
 const dtype = args.dtype as RunSpec['codes']['dtype'];
 const seed = Number(args.seed);

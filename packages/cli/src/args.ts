@@ -81,7 +81,7 @@ export const COMMANDS = {
       wait: { type: 'boolean', description: 'show live progress until the run has finished' },
     },
     details: [
-      'Prints the run id. Settings not given take the API defaults (see the README).',
+      'Prints the run id. Other settings not given take the API defaults (see the README).',
       'With --wait the exit code is 0 when the run succeeded, 1 when it failed or was cancelled.',
     ],
   },

@@ -16,6 +16,11 @@ export const bucketName = z
 
 /** The k values tried when `kmeans.k` is "auto" and `kmeans.kRange` is not given. */
 export const DEFAULT_K_RANGE = { min: 2, max: 20 } as const;
+/**
+ * Most k values one `kmeans.kRange` may cover: choosing k costs three fits per value, on one
+ * cluster worker that every run shares.
+ */
+export const K_RANGE_MAX_VALUES = 50;
 
 /** What a user submits with POST /v1/runs. Every field but `input` has a default. */
 export const runSpecSchema = z
@@ -121,8 +126,9 @@ export const runSpecSchema = z
           })
           .default(10),
         /**
-         * With k "auto", the k values tried, both ends included. Default 2..20; the cluster
-         * stage lowers max to one below the number of images when there are fewer.
+         * With k "auto", the k values tried, both ends included, at most 50 of them. Default
+         * 2..20; the cluster stage lowers max to one below the number of images when there are
+         * fewer.
          */
         kRange: z
           .object({
@@ -131,7 +137,11 @@ export const runSpecSchema = z
           })
           .strict()
           .refine((r) => r.max >= r.min, {
-            message: 'kRange.max must be at least kRange.min',
+            message: `kRange.max (${DEFAULT_K_RANGE.max} unless given) must be at least kRange.min`,
+            path: ['max'],
+          })
+          .refine((r) => r.max - r.min < K_RANGE_MAX_VALUES, {
+            message: `kRange may cover at most ${K_RANGE_MAX_VALUES} values of k (each costs three fits)`,
             path: ['max'],
           })
           .optional(),

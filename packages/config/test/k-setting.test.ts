@@ -43,8 +43,13 @@ test('a bad kRange is refused naming the field', () => {
   assert.match(issues({ k: 'auto', kRange: { max: 1001 } })[0], /^kmeans\.kRange\.max: /);
   assert.match(issues({ k: 'auto', kRange: { min: 2.5 } })[0], /^kmeans\.kRange\.min: /);
   assert.deepEqual(issues({ k: 'auto', kRange: { min: 9, max: 4 } }), [
-    'kmeans.kRange.max: kRange.max must be at least kRange.min',
+    'kmeans.kRange.max: kRange.max (20 unless given) must be at least kRange.min',
   ]);
+  assert.deepEqual(issues({ k: 'auto', kRange: { min: 2, max: 52 } }), [
+    'kmeans.kRange.max: kRange may cover at most 50 values of k (each costs three fits)',
+  ]);
+  const widest = { input: { bucket: 'data' }, kmeans: { k: 'auto', kRange: { min: 2, max: 51 } } };
+  assert.equal(runSpecSchema.safeParse(widest).success, true);
   assert.deepEqual(issues({ k: 'auto', kRange: { min: 2, max: 4, step: 1 } }).length, 1);
   assert.deepEqual(issues({ k: 8, kRange: { min: 2, max: 4 } }), [
     'kmeans.kRange: kRange is only used with k "auto"',

@@ -1,5 +1,5 @@
 import { KMeansError, checkInt, checkK, checkMatrix } from './errors.js';
-import { defaultThreads, kernel, type Kernel } from './kernel.js';
+import { kernel, resolveThreads, type Kernel } from './kernel.js';
 import { CentroidSet } from './pruning.js';
 
 /** Bytes of points copied into kernel memory at a time when they live elsewhere. */
@@ -183,8 +183,7 @@ export function assign(
   out: AssignOptions = {},
 ): Assignment {
   checkPair(points, n, dim, centroids, k);
-  const threads = out.threads ?? defaultThreads();
-  checkInt('threads', threads, 1);
+  const threads = resolveThreads(out.threads);
   const { labels, distances } = outputs(n, out);
   if (n === 0) return { labels, distances, inertia: 0, computed: 0 };
   const kern = kernel();
@@ -273,11 +272,17 @@ export function allocPoints(n: number, dim: number): Float32Array {
   return kern.f32(kern.alloc(n * dim * 4), n * dim);
 }
 
-/** Returns a matrix from {@link allocPoints} to the kernel. */
+/**
+ * Returns a matrix from {@link allocPoints} to the kernel. Views of it must not be used
+ * afterwards: the memory is handed out again.
+ */
 export function freePoints(points: Float32Array): void {
   const kern = kernel();
-  if (!kern.holds(points)) {
-    throw new KMeansError('KMEANS_INVALID_ARGUMENT', 'points were not made by allocPoints');
+  if (!kern.holds(points) || !kern.isBlock(points.byteOffset)) {
+    throw new KMeansError(
+      'KMEANS_INVALID_ARGUMENT',
+      'points were not made by allocPoints, are a part of such a matrix, or were freed already',
+    );
   }
   kern.release(points.byteOffset);
 }

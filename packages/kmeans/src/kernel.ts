@@ -161,6 +161,11 @@ export class Kernel {
     this.free = merged;
   }
 
+  /** Whether `ptr` is the start of a block in use. */
+  isBlock(ptr: number): boolean {
+    return this.used.has(ptr);
+  }
+
   /** Float32 view of `length` values at `ptr`. */
   f32(ptr: number, length: number): Float32Array {
     return new Float32Array(this.memory.buffer, ptr, length);
@@ -267,6 +272,21 @@ export function kernel(): Kernel {
 /** Threads used by default for full passes: the machine's cores, at most 8. */
 export function defaultThreads(): number {
   return Math.max(1, Math.min(8, availableParallelism()));
+}
+
+/** Most threads a call may ask for. */
+export const MAX_THREADS = 64;
+
+/** `threads`, or the default; throws KMEANS_INVALID_ARGUMENT unless it is 1..MAX_THREADS. */
+export function resolveThreads(threads: number | undefined): number {
+  const t = threads ?? defaultThreads();
+  if (!Number.isInteger(t) || t < 1 || t > MAX_THREADS) {
+    throw new KMeansError(
+      'KMEANS_INVALID_ARGUMENT',
+      `threads must be an integer from 1 to ${MAX_THREADS}, got ${t}`,
+    );
+  }
+  return t;
 }
 
 /** Kernel functions a pool thread can run, by index. */

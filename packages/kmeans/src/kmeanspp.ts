@@ -1,5 +1,5 @@
 import { KMeansError, checkInt, checkK, checkMatrix } from './errors.js';
-import { defaultThreads, kernel, type Kernel } from './kernel.js';
+import { kernel, resolveThreads, type Kernel } from './kernel.js';
 import type { Rng } from './rng.js';
 
 /** Options of {@link kmeansPlusPlus}. */
@@ -43,8 +43,7 @@ export function kmeansPlusPlus(
   }
   const trials = options.localTrials ?? 2 + Math.floor(Math.log(k));
   checkInt('localTrials', trials, 1);
-  const threads = options.threads ?? defaultThreads();
-  checkInt('threads', threads, 1);
+  const threads = resolveThreads(options.threads);
   const parts = Math.max(1, Math.min(threads, Math.floor(n / MIN_ROWS_PER_THREAD)));
 
   const kern = kernel();

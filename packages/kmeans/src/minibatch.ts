@@ -1,6 +1,6 @@
 import { assign } from './distance.js';
 import { KMeansError, checkInt, checkK, checkMatrix } from './errors.js';
-import { defaultThreads, kernel, type Kernel } from './kernel.js';
+import { kernel, resolveThreads, type Kernel } from './kernel.js';
 import { kmeansPlusPlus } from './kmeanspp.js';
 import { CentroidSet, PRUNE_TILE, type Scratch } from './pruning.js';
 import { Rng, type RngState } from './rng.js';
@@ -207,8 +207,7 @@ export class MiniBatchKMeans {
   /** Validates the options; throws KMEANS_INVALID_K (k < 1) or KMEANS_INVALID_ARGUMENT. */
   constructor(options: MiniBatchKMeansOptions) {
     this.options = resolveOptions(options);
-    this.threads = options.threads ?? defaultThreads();
-    checkInt('threads', this.threads, 1);
+    this.threads = resolveThreads(options.threads);
     const { k, dim, seed } = this.options;
     this.rng = new Rng(seed);
     this.c64 = new Float64Array(k * dim);

@@ -181,12 +181,14 @@ export class CentroidSet {
 /**
  * Up to MAX_DIRECTIONS orthonormal directions (rows x dim, float32) along which the centroids
  * at `c` spread most: principal axes of the centred centroids (at most 64 of them, evenly
- * spaced), from the eigenvectors of their Gram matrix. Directions with no spread are left out,
- * so all-equal centroids give none.
+ * spaced), from the eigenvectors of their Gram matrix; at most dim / 4 of them, so codes of
+ * fewer than 4 floats get none. Directions with no spread are left out, so all-equal
+ * centroids give none (every distance is then measured).
  */
 function principalDirections(kern: Kernel, c: number, k: number, dim: number): Float32Array {
   const m = Math.min(k, BASIS_CENTROIDS);
-  const wanted = Math.min(directionsFor(k), m - 1, dim);
+  // Bounds cost k x r per point: worth it only while that stays well below k x dim.
+  const wanted = Math.min(directionsFor(k), m - 1, Math.floor(dim / 4));
   if (wanted <= 0) return new Float32Array(0);
   const all = kern.f32(c, k * dim);
   const z = new Float32Array(m * dim);

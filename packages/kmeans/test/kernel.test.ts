@@ -112,7 +112,7 @@ test('holds: allocPoints views and their subarrays, not plain or foreign arrays'
     freePoints(points);
   }
   assert.throws(() => freePoints(new Float32Array(4)), code('KMEANS_INVALID_ARGUMENT'));
-  assert.throws(() => freePoints(points), /not an allocated block/, 'freed twice');
+  assert.throws(() => freePoints(points), code('KMEANS_INVALID_ARGUMENT'), 'freed twice');
 });
 
 test('KernelPool.split returns each part result in part order', () => {

@@ -319,8 +319,9 @@ test('CentroidSet: an orthonormal basis of directionsFor(k) rows, none for equal
   for (const [k, dim, r] of [
     [2, 5, 1],
     [25, 40, 3],
-    [1000, 12, 8],
-    [25, 2, 2],
+    [1000, 40, 8],
+    [1000, 12, 3],
+    [25, 2, 0],
     [70, 30, 5],
   ]) {
     const c = new Float32Array(k * dim);
@@ -346,10 +347,13 @@ test('CentroidSet: an orthonormal basis of directionsFor(k) rows, none for equal
 
 test('a row whose every lower bound overflows does not touch memory outside the scratch', () => {
   const kern = new Kernel();
-  const set = new CentroidSet(kern, new Float32Array([0, 0, 1, 1, 2, 0]), 3, 2);
+  const dim = 8;
+  const c = new Float32Array(3 * dim);
+  for (let i = 0; i < c.length; i++) c[i] = (i * 7) % 5;
+  const set = new CentroidSet(kern, c, 3, dim);
   assert.ok(set.r > 0);
   const s = set.scratch();
-  const x = kern.copyIn(new Float32Array([1e20, 1e20]));
+  const x = kern.copyIn(new Float32Array(dim).fill(1e20));
   const labels = kern.alloc(4);
   const dist = kern.alloc(4);
   const guard = kern.f32(s.lb - 4, 1);

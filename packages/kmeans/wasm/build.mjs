@@ -10,6 +10,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+const extra = process.argv.slice(2).filter((a) => a !== '--check');
+if (extra.length > 0) {
+  console.error(
+    `unknown argument ${extra[0]}; usage: node packages/kmeans/wasm/build.mjs [--check]`,
+  );
+  process.exit(2);
+}
 const here = new URL('.', import.meta.url).pathname;
 const target = join(here, '..', 'src', 'kernel-wasm.ts');
 const work = mkdtempSync(join(tmpdir(), 'kmeans-wasm-'));
@@ -38,8 +45,7 @@ try {
   // shadow stack (no address-taken locals), so the module may never write a global.
   const listing = execFileSync('llvm-objdump', ['-d', out], { encoding: 'utf8' });
   if (/global\.set/.test(listing)) {
-    console.error('kernel.c uses the shadow stack (global.set found); keep locals in registers');
-    process.exit(1);
+    throw new Error('kernel.c uses the shadow stack (global.set found); keep locals in registers');
   }
   const b64 = readFileSync(out).toString('base64');
   const lines = b64.match(/.{1,96}/g) ?? [];
@@ -53,9 +59,10 @@ try {
     const current = readFileSync(target, 'utf8');
     if (current !== text) {
       console.error(`${target} is stale: run node packages/kmeans/wasm/build.mjs`);
-      process.exit(1);
+      process.exitCode = 1;
+    } else {
+      console.log('kernel-wasm.ts matches kernel.c');
     }
-    console.log('kernel-wasm.ts matches kernel.c');
   } else {
     writeFileSync(target, text);
     console.log(`wrote ${target} (${readFileSync(out).length} bytes of WebAssembly)`);

@@ -330,7 +330,11 @@ function reportSelection(s: KSelectionRecord): KSelection {
     chosen: s.chosen,
     criterion:
       `the highest mean silhouette (measured on ${sample} sampled codes; ` +
-      `the elbow of the inertia is at k = ${s.elbow})`,
+      `the elbow of the inertia is at k = ${s.elbow})` +
+      (s.stoppedAt === null
+        ? ''
+        : `; the range stopped before k = ${s.stoppedAt}, as the sample holds fewer ` +
+          `distinct codes`),
     curve: s.curve.map((p) => ({ k: p.k, score: p.silhouette })),
   };
 }

@@ -17,7 +17,9 @@ type Curve = KSelectionRecord['curve'];
  * below, on one k axis; the chosen k is a red line and red points, the inertia's elbow a dashed
  * grey line. Plain shapes and text only, so any SVG rasteriser draws it the same.
  */
-export function kSelectionSvg(s: Pick<KSelectionRecord, 'curve' | 'chosen' | 'elbow'>): string {
+export function kSelectionSvg(
+  s: Pick<KSelectionRecord, 'curve' | 'chosen' | 'elbow'> & { stoppedAt?: number | null },
+): string {
   const ks = s.curve.map((p) => p.k);
   const [k0, k1] = [Math.min(...ks), Math.max(...ks)];
   const plotW = K_PLOT_WIDTH - PAD.l - PAD.r;
@@ -28,7 +30,7 @@ export function kSelectionSvg(s: Pick<KSelectionRecord, 'curve' | 'chosen' | 'el
   const bottom = PAD.t + panelH + GAP;
   const parts = [
     `<rect width="${K_PLOT_WIDTH}" height="${K_PLOT_HEIGHT}" fill="#ffffff"/>`,
-    `<text x="12" y="20" font-size="13" font-weight="bold">Choosing k: k = ${s.chosen} (highest mean silhouette); elbow of the inertia at k = ${s.elbow}</text>`,
+    `<text x="12" y="20" font-size="13" font-weight="bold">Choosing k: k = ${s.chosen} (highest mean silhouette); elbow of the inertia at k = ${s.elbow}${s.stoppedAt ? `; stopped before k = ${s.stoppedAt} (too few distinct codes)` : ''}</text>`,
     panel(s.curve, 'silhouette', 'mean silhouette', top, panelH, x, s.chosen),
     panel(s.curve, 'inertia', 'inertia (sample)', bottom, panelH, x, s.chosen),
   ];

@@ -84,7 +84,7 @@ export async function planRun(ctx: ServiceContext, job: Job<RunJobData>, log: Lo
   if (keys.length < imagesNeededForK(spec.kmeans)) {
     throw new PermanentJobError(
       'TOO_FEW_IMAGES',
-      `${keys.length} input objects under s3://${spec.input.bucket}/${spec.input.prefix} for ${describeK(spec.kmeans)}`,
+      `too few images: ${keys.length} input objects under s3://${spec.input.bucket}/${spec.input.prefix}, ${describeK(spec.kmeans)} needs at least ${imagesNeededForK(spec.kmeans)}`,
     );
   }
 
