@@ -16,3 +16,16 @@ export class RunCancelledError extends UnrecoverableError {
     super(`run ${runId} was cancelled`);
   }
 }
+
+/**
+ * The job's process is shutting down: the handler stopped at a safe point (after saving what
+ * it needs to resume) and the job goes back to its queue at once, for another worker or the
+ * restarted one, without counting as a failed attempt.
+ */
+export class JobReleasedError extends Error {
+  readonly code = 'JOB_RELEASED';
+  constructor(what: string) {
+    super(`${what} released: the worker is shutting down`);
+    this.name = 'JobReleasedError';
+  }
+}

@@ -39,7 +39,8 @@ export interface StageWorkerOptions<D> {
   lockDuration: number;
   /** Stalled-job check interval in ms. */
   stalledInterval: number;
-  process: (job: Job<D>) => Promise<unknown>;
+  /** The job handler; `token` is the job's lock token (needed to move the job). */
+  process: (job: Job<D>, token?: string) => Promise<unknown>;
   /** Called once a job has failed its last attempt. */
   onFinalFailure: (job: Job<D>, err: Error) => Promise<void>;
 }

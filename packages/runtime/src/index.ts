@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Job, Worker } from 'bullmq';
+import { DelayedError, type Job, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadEnv, type Env, type Stage } from '@imgcluster/config';
 import { createLogger, type Logger } from '@imgcluster/logging';
@@ -11,6 +11,7 @@ import {
   RunStore,
   startStageWorker,
   RunCancelledError,
+  JobReleasedError,
   type RunJobData,
 } from '@imgcluster/queues';
 
@@ -29,6 +30,11 @@ export interface ServiceContext {
   workers: Worker[];
   /** Run first on shutdown, e.g. closing the HTTP server. */
   beforeClose: (() => Promise<void>)[];
+  /**
+   * True once SIGTERM or SIGINT arrived: long handlers stop at their next safe point and
+   * release their job (see {@link releaseIfStopping}); short ones just finish.
+   */
+  stopping: boolean;
 }
 
 /** Builds a service's context from the environment; a bad variable fails here. */
@@ -49,6 +55,7 @@ export function createContext(service: string, source: NodeJS.ProcessEnv = proce
     bucket: env.S3_BUCKET,
     workers: [],
     beforeClose: [],
+    stopping: false,
   };
   process.once('SIGTERM', () => void shutdown(ctx, 'SIGTERM'));
   process.once('SIGINT', () => void shutdown(ctx, 'SIGINT'));
@@ -79,7 +86,7 @@ export async function runStageWorker<D extends RunJobData>(
     concurrency,
     lockDuration: ctx.env.JOB_LOCK_MS,
     stalledInterval: ctx.env.STALLED_INTERVAL_MS,
-    process: async (job) => {
+    process: async (job, token) => {
       const shard = (job.data as { shard?: number }).shard;
       const log = ctx.log.child({ runId: job.data.runId, stage, shard, jobId: job.id });
       const skip = await skipReason(ctx, job.data);
@@ -94,6 +101,12 @@ export async function runStageWorker<D extends RunJobData>(
         log.debug({ ms: Date.now() - started }, 'job finished');
         return result;
       } catch (err) {
+        if (err instanceof JobReleasedError) {
+          // Back to the queue now, not when the lock lapses; not a failed attempt.
+          await job.moveToDelayed(Date.now(), token);
+          log.info({ ms: Date.now() - started }, 'job released on shutdown');
+          throw new DelayedError();
+        }
         if (isPermanentStorageError(err)) {
           const e = err as Error;
           throw new PermanentJobError('STORAGE_REFUSED', `object storage: ${e.name}: ${e.message}`);
@@ -130,13 +143,15 @@ async function skipReason(ctx: ServiceContext, data: RunJobData): Promise<string
 let closing = false;
 
 /**
- * Graceful stop: stop taking jobs, let running ones finish (a job still running when the
- * orchestrator's grace period ends is taken over by another worker once its lock
- * lapses), close connections, exit 0.
+ * Graceful stop: stop taking jobs; short jobs finish, long ones (training, clustering) stop
+ * at their next safe point and go back to the queue (see {@link releaseIfStopping}); a job
+ * still running when SHUTDOWN_GRACE_MS ends is taken over by another worker once its lock
+ * lapses. Then connections close and the process exits 0.
  */
 async function shutdown(ctx: ServiceContext, signal: string): Promise<void> {
   if (closing) return;
   closing = true;
+  ctx.stopping = true;
   // A job that will not finish within the grace period is left to its lock: once the lock
   // lapses another worker takes it over (the trainer resumes from its last checkpoint).
   setTimeout(() => {
@@ -154,8 +169,19 @@ async function shutdown(ctx: ServiceContext, signal: string): Promise<void> {
 
 /**
  * Throws RunCancelledError when the job's run was cancelled or retried since the job
- * started (a newer attempt owns the run); long jobs call it between steps.
+ * started (a newer attempt owns the run), and JobReleasedError once the process is shutting
+ * down; long jobs call it between steps.
  */
 export async function throwIfCancelled(ctx: ServiceContext, job: RunJobData): Promise<void> {
+  releaseIfStopping(ctx, job);
   if (await skipReason(ctx, job)) throw new RunCancelledError(job.runId);
+}
+
+/**
+ * Throws JobReleasedError once the process is shutting down, so the job's handler stops
+ * here and the job goes back to its queue at once; call it where stopping loses nothing
+ * (after a checkpoint) or little.
+ */
+export function releaseIfStopping(ctx: ServiceContext, job: RunJobData): void {
+  if (ctx.stopping) throw new JobReleasedError(`run ${job.runId}'s job`);
 }

@@ -10,7 +10,7 @@ import {
   type AutoencoderParts,
 } from '@imgcluster/model';
 import { PermanentJobError, queueShardStage, type RunJobData } from '@imgcluster/queues';
-import { throwIfCancelled, type ServiceContext } from '@imgcluster/runtime';
+import { releaseIfStopping, throwIfCancelled, type ServiceContext } from '@imgcluster/runtime';
 import { decodeShard } from '@imgcluster/shard';
 import { trainBatch } from './step.js';
 import { permutation, trainingShards, type TrainingShard } from './training-set.js';
@@ -212,9 +212,13 @@ async function trainEpochs(
 
         // Let BullMQ renew the job lock and answer Redis between steps.
         await yieldToEventLoop();
-        if (everySteps > 0 && step % everySteps === 0 && step < stepsPerEpoch) {
+        const periodic = everySteps > 0 && step % everySteps === 0;
+        if ((periodic || ctx.stopping) && step < stepsPerEpoch) {
           Object.assign(state, { epochsDone: epoch, step, lossSum, seen });
           await checkpoint(ctx, runId, model, state);
+          // Shutting down: this step is saved, so the job goes back to the queue from here.
+          if (ctx.stopping) log.info({ epoch: epoch + 1, step }, 'checkpointed for shutdown');
+          releaseIfStopping(ctx, job.data);
         }
         if (Date.now() - lastProgress > PROGRESS_EVERY_MS) {
           lastProgress = Date.now();
