@@ -62,6 +62,12 @@ export const envSchema = z.object({
   STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
   /** How long a stopping service waits for its running jobs, in ms. Default 60000. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
+  /**
+   * A file a worker service touches every 10 s while its event loop runs and its Redis
+   * connection is up, for container health checks (`node packages/runtime/heartbeat-check.mjs`).
+   * Default: none.
+   */
+  HEARTBEAT_FILE: z.string().default(''),
   /** Attempts per job before it fails for good. Default 3. */
   JOB_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   /** Memory the trainer may use to cache image shards between epochs, in MiB. Default 1024. */

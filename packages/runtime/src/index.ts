@@ -1,3 +1,4 @@
+import { utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { DelayedError, type Job, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -129,7 +130,33 @@ export async function runStageWorker<D extends RunJobData>(
 
   ctx.workers.push(worker as unknown as Worker);
   ctx.log.info({ queue: worker.name, concurrency }, `${ctx.service} worker ready`);
+  startHeartbeat(ctx);
   return worker;
+}
+
+let heartbeat: NodeJS.Timeout | undefined;
+
+/**
+ * Touches HEARTBEAT_FILE every 10 s while the event loop turns and Redis answers, so a
+ * container health check can tell a live worker from a stuck or disconnected one. Stops on
+ * shutdown (the file then ages out).
+ */
+export function startHeartbeat(ctx: ServiceContext): void {
+  const file = ctx.env.HEARTBEAT_FILE;
+  if (!file || heartbeat) return;
+  const beat = async () => {
+    if (ctx.stopping) return;
+    try {
+      await ctx.redis.ping();
+      const now = new Date();
+      await utimes(file, now, now).catch(() => writeFile(file, ''));
+    } catch (err) {
+      ctx.log.warn({ err: (err as Error).message }, 'heartbeat skipped');
+    }
+  };
+  void beat();
+  heartbeat = setInterval(() => void beat(), HEARTBEAT_EVERY_MS);
+  heartbeat.unref();
 }
 
 /** Why a job must not run: its run was cancelled, or it belongs to an earlier attempt. */
@@ -139,6 +166,9 @@ async function skipReason(ctx: ServiceContext, data: RunJobData): Promise<string
   if ((data.gen ?? 0) !== control.gen) return 'superseded by a retry';
   return undefined;
 }
+
+/** How often the heartbeat file is touched. */
+export const HEARTBEAT_EVERY_MS = 10_000;
 
 let closing = false;
 
@@ -152,6 +182,7 @@ async function shutdown(ctx: ServiceContext, signal: string): Promise<void> {
   if (closing) return;
   closing = true;
   ctx.stopping = true;
+  clearInterval(heartbeat);
   // A job that will not finish within the grace period is left to its lock: once the lock
   // lapses another worker takes it over (the trainer resumes from its last checkpoint).
   setTimeout(() => {
