@@ -66,6 +66,9 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
   );
   const fitSeconds = (Date.now() - started) / 1000;
   log.info({ ...summary, seconds: fitSeconds }, 'k-means fitted');
+  // The step cap was only an upper bound: the stage now counts the steps it took (n of n).
+  await ctx.store.startStage(runId, 'cluster', summary.steps);
+  await ctx.store.setDone(runId, 'cluster', summary.steps);
 
   await ctx.store.setDetail(runId, 'cluster', {
     phase: 'assign',
