@@ -8,7 +8,7 @@
 # The trainer's GPU variant: CUDA 11.8 and cuDNN 8 (what libtensorflow 2.9, under
 # @tensorflow/tfjs-node-gpu 4.22, was built for), Node 20 and the same application:
 #
-#   docker build --target trainer-gpu -t imgcluster:local-gpu .
+#   docker build --target trainer-gpu -t imgcluster-gpu:local .
 #
 # docker-compose.yml builds both. Every stage below `deps` is cached until package.json or
 # package-lock.json changes, so a source edit rebuilds only the final COPY layers.
@@ -111,6 +111,10 @@ COPY packages ./packages
 COPY services ./services
 COPY --from=healthcheck /healthcheck.mjs /app/healthcheck.mjs
 ENV HEARTBEAT_FILE=/tmp/imgcluster-heartbeat
+# CUDA caches kernels it compiles at start; /tmp is writable (an emptyDir in Kubernetes).
+ENV CUDA_CACHE_PATH=/tmp/cuda-cache
+# COPY keeps the checkout's file modes; the service user must be able to read them.
+RUN chmod -R a+rX /app/packages /app/services /app/package.json /app/tsconfig.json /app/healthcheck.mjs
 USER 10001:10001
 # start-period: loading libtensorflow and initialising the GPU takes a while.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=180s --retries=3 \
@@ -131,6 +135,8 @@ COPY --from=healthcheck /healthcheck.mjs /app/healthcheck.mjs
 # Inside a container the API must listen beyond loopback (envSchema's default is 127.0.0.1),
 # and the workers' heartbeat needs a file for the health check.
 ENV API_HOST=0.0.0.0 HEARTBEAT_FILE=/tmp/imgcluster-heartbeat
+# COPY keeps the checkout's file modes; the service user must be able to read them.
+RUN chmod -R a+rX /app/packages /app/services /app/package.json /app/tsconfig.json /app/healthcheck.mjs
 USER 10001:10001
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \

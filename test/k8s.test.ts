@@ -532,7 +532,7 @@ test('local: Redis with AOF and noeviction, MinIO with its buckets, the trainer 
   assert.match(podOf(job).containers[0].command.join(' '), /mb --ignore-existing/);
 
   const config = get(docs, 'ConfigMap', 'imgcluster-config').data;
-  assert.equal(config.REDIS_URL, 'redis://redis:6379');
+  assert.equal(config.REDIS_URL, 'redis://redis.imgcluster.svc.cluster.local:6379');
   assert.equal(config.S3_ENDPOINT, 'http://minio:9000');
 
   const trainer = get(docs, 'Deployment', 'trainer');

@@ -88,17 +88,30 @@ export class Storage {
     });
   }
 
-  /** Creates the bucket when it does not exist yet. */
+  /**
+   * Creates the bucket when it does not exist yet. A bucket that exists but is another
+   * account's (S3 names are global), or that this account may not see, is an error naming
+   * the bucket, not a crash on a later write.
+   */
   async ensureBucket(bucket: string): Promise<void> {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
-    } catch {
-      try {
-        await this.client.send(new CreateBucketCommand({ Bucket: bucket }));
-      } catch (err) {
-        const name = (err as { name?: string }).name ?? '';
-        if (!/BucketAlready/.test(name)) throw err;
+      return;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 403) {
+        throw new Error(`bucket ${bucket} exists but these credentials may not use it (403)`);
       }
+    }
+    try {
+      await this.client.send(new CreateBucketCommand({ Bucket: bucket }));
+    } catch (err) {
+      const name = (err as { name?: string }).name ?? '';
+      if (name === 'BucketAlreadyExists') {
+        throw new Error(`bucket ${bucket} belongs to another account: choose another name`);
+      }
+      // Created meanwhile by another service of this deployment.
+      if (name !== 'BucketAlreadyOwnedByYou') throw err;
     }
   }
 
