@@ -46,7 +46,10 @@ const CONSUMED: Record<string, string[]> = {
   encoder: [QUEUES.encode, ASSIGN_QUEUE],
 };
 const WAIT_LISTS = new Set(
-  [...Object.values(QUEUES), ASSIGN_QUEUE].map((q) => KEYS.toKey(q, 'wait')),
+  [...Object.values(QUEUES), ASSIGN_QUEUE].flatMap((q) => [
+    KEYS.toKey(q, 'wait'),
+    KEYS.toKey(q, 'active'),
+  ]),
 );
 
 function render(overlay: string): Doc[] {
@@ -374,7 +377,9 @@ function referenceProblems(docs: Doc[]): string[] {
       const m = t.metadata;
       if (t.type !== 'redis') problems.push(`${where}: trigger ${i} is not a redis trigger`);
       if (!WAIT_LISTS.has(m.listName)) {
-        problems.push(`${where}: trigger ${i} watches ${m.listName}, not a BullMQ wait list`);
+        problems.push(
+          `${where}: trigger ${i} watches ${m.listName}, not a BullMQ wait or active list`,
+        );
       }
       if (m.address !== address) {
         problems.push(`${where}: trigger ${i} reads ${m.address}, the services use ${address}`);
@@ -495,7 +500,8 @@ for (const overlay of OVERLAYS) {
       assert.equal(so.spec.scaleTargetRef.name, service);
       assert.ok(so.spec.minReplicaCount >= 1 && so.spec.maxReplicaCount > so.spec.minReplicaCount);
       const lists = so.spec.triggers.map((t: any) => t.metadata.listName).sort();
-      assert.deepEqual(lists, queues.map((q) => `bull:${q}:wait`).sort());
+      const want = queues.flatMap((q) => [`bull:${q}:wait`, `bull:${q}:active`]);
+      assert.deepEqual(lists, want.sort());
       assert.equal(get(docs, 'Deployment', service).spec.replicas, undefined, 'KEDA sets it');
     }
   });
@@ -611,7 +617,7 @@ test('the validation refuses broken manifests', async () => {
         (get(docs, 'ScaledObject', 'encoder').spec.triggers[0].metadata.listName =
           'bull:imgcluster-encoder:wait'),
     ),
-    /not a BullMQ wait list/,
+    /not a BullMQ wait or active list/,
   );
   assert.match(
     await broken((docs) =>
