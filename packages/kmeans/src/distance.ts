@@ -204,7 +204,7 @@ export function assign(
         const rows = edge(p + 1) - lo;
         return set.args(x + lo * dim * 4, 0, rows, lab + lo * 4, dis + lo * 4, scratches[p]);
       };
-      if (parts === 1) set.assign(x, 0, count, lab, dis, scratches[0]);
+      if (parts === 1) set.run(set.args(x, 0, count, lab, dis, scratches[0]));
       else kern.workers().split(part(0).name, parts, (p) => part(p).args);
       inertia += collect(kern, lab, dis, count, row0, labels, distances, points, dim);
     }

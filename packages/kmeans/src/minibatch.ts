@@ -380,7 +380,7 @@ export class MiniBatchKMeans {
       };
       const inertias =
         parts === 1
-          ? [(kern.fn.assign_pruned as (...a: number[]) => number)(...call(0).args)]
+          ? [set.run(call(0))]
           : kern.workers().split('assign_pruned', parts, (p) => call(p).args);
       const inertia = inertias.reduce((a, b) => a + b, 0);
       const d = kern.f32(dists, n);

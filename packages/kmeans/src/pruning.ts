@@ -147,18 +147,8 @@ export class CentroidSet {
     };
   }
 
-  /** Assigns on this thread; returns the sum of the distances. See {@link args}. */
-  assign(
-    x: number,
-    rows: number,
-    n: number,
-    labels: number,
-    dist: number,
-    s: Scratch,
-    sums = 0,
-    counts = 0,
-  ): number {
-    const call = this.args(x, rows, n, labels, dist, s, sums, counts);
+  /** Runs a call from {@link args} on this thread; returns the sum of the distances. */
+  run(call: ReturnType<CentroidSet['args']>): number {
     const fn = this.kern.fn[call.name] as (...a: number[]) => number;
     return fn(...call.args);
   }

@@ -358,7 +358,7 @@ test('a row whose every lower bound overflows does not touch memory outside the 
   const dist = kern.alloc(4);
   const guard = kern.f32(s.lb - 4, 1);
   guard[0] = 12345;
-  set.assign(x, 0, 1, labels, dist, s);
+  set.run(set.args(x, 0, 1, labels, dist, s));
   assert.equal(guard[0], 12345, 'the float before lb is unchanged');
   assert.ok(kern.i32(labels, 1)[0] >= 0, 'a real centroid index');
 });
