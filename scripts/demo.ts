@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     images: { type: 'string', default: '20000' },
     all: { type: 'boolean', default: false },
     k: { type: 'string', default: '10' },
+    normalize: { type: 'string', default: 'none' },
     epochs: { type: 'string', default: '5' },
     size: { type: 'string', default: '32' },
     out: { type: 'string', default: 'demo-output' },
@@ -41,6 +42,11 @@ for (const name of ['images', 'k', 'epochs', 'size'] as const) {
     console.error(`--${name} must be a whole number, got ${JSON.stringify(args[name])}`);
     process.exit(2);
   }
+}
+
+if (args.normalize !== 'none' && args.normalize !== 'l2') {
+  console.error(`--normalize must be none or l2, got ${JSON.stringify(args.normalize)}`);
+  process.exit(2);
 }
 
 const data = await readFashionMnist({ split: 'all' });
@@ -85,7 +91,7 @@ try {
     labels: { key: upload.labelsKey },
     image: { size: Number(args.size), channels: 1 },
     training: { epochs: Number(args.epochs) },
-    kmeans: { k: Number(args.k) },
+    kmeans: { k: Number(args.k), normalize: args.normalize as 'none' | 'l2' },
   });
   say(`submitted run ${submitted.id}: POST ${stack.apiUrl}/v1/runs → 202`);
 

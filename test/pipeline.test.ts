@@ -704,3 +704,49 @@ test(
     }
   },
 );
+
+test(
+  'kmeans.normalize "l2" clusters unit-length codes, and new images are placed the same way',
+  { timeout: 180_000 },
+  async () => {
+    const keys = inputKeys.filter((k) => !k.includes('/bad-')).slice(0, 300);
+    for (const key of keys) {
+      await stack.storage.put('datasets', `l2/${key}`, await stack.storage.get('datasets', key));
+    }
+    const { id } = await client.submit({
+      name: 'e2e l2',
+      input: { bucket: 'datasets', prefix: 'l2/' },
+      image: { size: 16, channels: 1 },
+      training: { epochs: 2 },
+      kmeans: { k: 4, normalize: 'l2' },
+      shardSize: 100,
+    });
+    const final = await client.wait(id, () => undefined, 500, 170_000);
+    assert.equal(final.state, 'succeeded', final.error);
+
+    const rows = (await client.download(id, 'labels.csv')).toString('utf8').trim().split('\n');
+    const labels = new Map(
+      rows.slice(1).map((line) => {
+        const [key, cluster, distance] = line.split(',');
+        return [key, { cluster: Number(cluster), distance: Number(distance) }];
+      }),
+    );
+    assert.equal(labels.size, 300);
+    // Unit-length codes and centroids inside the unit ball: no squared distance exceeds 4.
+    for (const [key, l] of labels) assert.ok(l.distance >= 0 && l.distance <= 4, key);
+
+    const own = [...labels.keys()].slice(0, 6);
+    const placed = (await client.assign(id, { keys: own, bucket: 'datasets' })) as AssignResults;
+    assert.equal(placed.assigned, own.length);
+    placed.results.forEach((r, i) => {
+      const want = labels.get(own[i])!;
+      assert.equal((r as AssignedImage).cluster, want.cluster, own[i]);
+      assert.ok(Math.abs((r as AssignedImage).distance - want.distance) <= 1e-5, own[i]);
+    });
+    const manifest = await client.artifactJson<{ spec: { kmeans: { normalize: string } } }>(
+      id,
+      'manifest.json',
+    );
+    assert.equal(manifest.spec.kmeans.normalize, 'l2');
+  },
+);

@@ -1,6 +1,6 @@
 import { runKeys, type RunSpec } from '@imgcluster/config';
 import { preprocessImage, type RejectReason } from '@imgcluster/images';
-import { assign } from '@imgcluster/kmeans';
+import { assign, prepareCodes } from '@imgcluster/kmeans';
 import { encodeBatch, loadModel, type tf } from '@imgcluster/model';
 import { decodeShard } from '@imgcluster/shard';
 import type { Storage } from '@imgcluster/storage';
@@ -113,7 +113,8 @@ export async function assignImages(
         if (d.ok) pixels.set(d.pixels, j * itemBytes);
       });
       const { codes, attention } = encodeBatch(model.encoder, pixels, ok.length, size, channels);
-      const nearest = assign(codes, ok.length, model.dim, model.centroids, model.k);
+      const prepared = prepareCodes(codes, ok.length, model.dim, model.spec.kmeans.normalize, true);
+      const nearest = assign(prepared, ok.length, model.dim, model.centroids, model.k);
       ok.forEach((i, j) => {
         out[start + i] = {
           name: chunk[i].name,

@@ -145,6 +145,12 @@ export const runSpecSchema = z
             path: ['max'],
           })
           .optional(),
+        /**
+         * How codes are prepared for clustering: "none" as encoded, "l2" each scaled to unit
+         * length (k-means then compares the codes' directions). New images get the same.
+         * Default "none".
+         */
+        normalize: z.enum(['none', 'l2']).default('none'),
         /** Codes per mini-batch step. Default 1024. */
         batchSize: z.number().int().min(16).max(65536).default(1024),
         /** Cap on mini-batch steps. Default 500. */

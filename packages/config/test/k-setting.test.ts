@@ -19,8 +19,9 @@ function issues(kmeans: unknown): string[] {
 }
 
 test('an integer k parses as before, with no kRange', () => {
-  assert.deepEqual(kmeansOf({ k: 7 }), { k: 7, batchSize: 1024, maxSteps: 500, seed: 0 });
-  assert.deepEqual(kmeansOf(undefined), { k: 10, batchSize: 1024, maxSteps: 500, seed: 0 });
+  const rest = { normalize: 'none', batchSize: 1024, maxSteps: 500, seed: 0 };
+  assert.deepEqual(kmeansOf({ k: 7 }), { k: 7, ...rest });
+  assert.deepEqual(kmeansOf(undefined), { k: 10, ...rest });
   assert.match(issues({ k: 1 })[0], /^kmeans\.k: /);
   assert.match(issues({ k: 1001 })[0], /^kmeans\.k: /);
   assert.deepEqual(issues({ k: 'AUTO' }), [

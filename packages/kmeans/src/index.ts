@@ -26,6 +26,7 @@ export {
 } from './minibatch.js';
 export { fit, type FitOptions, type FitResult } from './fit.js';
 export { lloyd, type LloydResult } from './lloyd.js';
+export { normalizeRows, prepareCodes, type CodeNormalization } from './normalize.js';
 export {
   DEFAULT_RESTARTS,
   DEFAULT_SILHOUETTE_SAMPLE,

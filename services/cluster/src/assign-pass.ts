@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { assign, Rng } from '@imgcluster/kmeans';
+import { assign, prepareCodes, Rng, type CodeNormalization } from '@imgcluster/kmeans';
 import type { CodeSource } from './code-source.js';
 
 /** Where one image sits: its shard and row there. */
@@ -39,8 +39,9 @@ export const NEAREST_KEPT = 16;
 export const RANDOM_KEPT = 8;
 
 /**
- * One pass over every code shard: each code's nearest centroid and squared distance,
- * and per cluster the mean code, mean attention map, nearest and random members.
+ * One pass over every code shard: each code's nearest centroid and squared distance (of the
+ * codes prepared as `normalize` says), and per cluster the mean raw code, mean attention map,
+ * nearest and random members.
  */
 export async function assignAll(
   source: CodeSource,
@@ -49,6 +50,7 @@ export async function assignAll(
   dim: number,
   attentionSize: number,
   seed: number,
+  normalize: CodeNormalization,
   onShard: (done: number) => Promise<void>,
 ): Promise<{ labels: LabelRow[]; clusters: ClusterTotals[]; inertia: number }> {
   const sums = Array.from({ length: k }, () => new Float64Array(dim));
@@ -65,7 +67,9 @@ export async function assignAll(
     const codes = await source.codes(shardIndex);
     const attention = await source.attention(shardIndex);
     const n = codes.header.shape[0];
-    const result = assign(codes.data, n, dim, centroids, k);
+    // Distances in the space k-means worked in; the mean code stays that of the raw codes
+    // (it is decoded into the cluster's picture).
+    const result = assign(prepareCodes(codes.data, n, dim, normalize), n, dim, centroids, k);
 
     for (let i = 0; i < n; i++) {
       const c = result.labels[i];

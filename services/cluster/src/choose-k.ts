@@ -7,6 +7,7 @@ import {
   type KRange,
   type KScore,
   type KStep,
+  prepareCodes,
 } from '@imgcluster/kmeans';
 import type { CodeSource } from './code-source.js';
 
@@ -62,8 +63,9 @@ export async function chooseK(
   const started = Date.now();
   const total = [...counts.values()].reduce((a, b) => a + b, 0);
   const size = selectionSampleSize(total, range.max);
-  const sample = await sampleAcrossShards(source, counts, size, dim, kmeans.seed);
-  const n = sample.length / dim;
+  const drawn = await sampleAcrossShards(source, counts, size, dim, kmeans.seed);
+  const n = drawn.length / dim;
+  const sample = prepareCodes(drawn, n, dim, kmeans.normalize, true);
 
   const steps = selectKSteps(sample, n, dim, {
     range,

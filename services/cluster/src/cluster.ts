@@ -82,6 +82,7 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
     dim,
     side * side,
     spec.kmeans.seed,
+    spec.kmeans.normalize,
     (done) => ctx.store.setDetail(runId, 'cluster', { assigned: done }),
   );
   await throwIfCancelled(ctx, job.data);

@@ -1,5 +1,12 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { allocPoints, freePoints, MiniBatchKMeans, permutation, Rng } from '@imgcluster/kmeans';
+import {
+  allocPoints,
+  freePoints,
+  MiniBatchKMeans,
+  permutation,
+  prepareCodes,
+  Rng,
+} from '@imgcluster/kmeans';
 import type { RunSpec } from '@imgcluster/config';
 import type { CodeSource } from './code-source.js';
 
@@ -43,7 +50,8 @@ export async function fitStreaming(
   const rng = new Rng(spec.seed + 1);
 
   const initSize = Math.min(total, Math.max(3 * spec.batchSize, 10 * spec.k));
-  const sample = await gatherSample(source, initSize, dim);
+  const drawn = await gatherSample(source, initSize, dim);
+  const sample = prepareCodes(drawn, drawn.length / dim, dim, spec.normalize, true);
   model.init(sample, sample.length / dim);
 
   // One batch buffer in the k-means kernel's memory, so steps read it without a copy.
@@ -62,6 +70,7 @@ export async function fitStreaming(
             const r = rows[start + i];
             batch.set(shard.data.subarray(r * dim, (r + 1) * dim), i * dim);
           }
+          prepareCodes(batch, m, dim, spec.normalize, true);
           const step = model.partialFit(batch, m);
           await yieldToEventLoop();
           if (Date.now() - lastReport > 1000) {

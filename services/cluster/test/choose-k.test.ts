@@ -88,7 +88,13 @@ test('chooseK finds the number of blobs in codes spread over shards, reporting e
   const { source, counts } = memoryShards(shards, dim);
   const steps: [number, number, number][] = [];
   let checks = 0;
-  const kmeans = { k: 'auto' as const, batchSize: 256, maxSteps: 100, seed: 0 };
+  const kmeans = {
+    k: 'auto' as const,
+    normalize: 'none' as const,
+    batchSize: 256,
+    maxSteps: 100,
+    seed: 0,
+  };
   const record = await chooseK(
     source,
     counts,
