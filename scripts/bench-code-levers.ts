@@ -1,0 +1,105 @@
+/**
+ * What k-means sees, measured on fixed codes: the same exported codes clustered after each
+ * preparation (raw, L2-normalised, square roots, both, standardised per dimension), several
+ * seeds each, scored against the true classes.
+ *
+ *   npm run export:codes -- --out demo-output/codes      # once
+ *   npm run bench:levers -- --codes demo-output/codes --k 10 --seeds 8
+ *
+ * Prints, per preparation, NMI, ARI and accuracy (mean, min and max over the seeds) and the
+ * seconds of all its fits; the raw codes are the baseline of the same run.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fit, normalizeRows } from '@imgcluster/kmeans';
+import { ari, clusterAccuracy, nmi } from '@imgcluster/metrics';
+
+const USAGE = 'usage: npm run bench:levers -- --codes DIR [--k K] [--seeds N]';
+let args;
+try {
+  args = parseArgs({
+    options: {
+      codes: { type: 'string', default: 'demo-output/codes' },
+      k: { type: 'string', default: '10' },
+      seeds: { type: 'string', default: '8' },
+      help: { type: 'boolean', default: false },
+    },
+  }).values;
+} catch (err) {
+  console.error(`${(err as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const k = Number(args.k);
+const seeds = Number(args.seeds);
+if (!Number.isInteger(k) || k < 2 || !Number.isInteger(seeds) || seeds < 1) {
+  console.error(`--k must be a whole number >= 2 and --seeds >= 1\n${USAGE}`);
+  process.exit(2);
+}
+const dir = args.codes!;
+if (!existsSync(join(dir, 'codes.json'))) {
+  console.error(`--codes ${dir}: no codes.json there (write one with npm run export:codes)`);
+  process.exit(2);
+}
+
+const { n, dim } = JSON.parse(readFileSync(join(dir, 'codes.json'), 'utf8')) as {
+  n: number;
+  dim: number;
+};
+const copy = (file: string) => {
+  const b = readFileSync(join(dir, file));
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+};
+const raw = new Float32Array(copy('codes.f32'));
+const truth = Array.from(new Int32Array(copy('truth.i32')));
+if (raw.length !== n * dim || truth.length !== n) {
+  console.error(`--codes ${dir}: the files do not hold ${n} × ${dim} codes and ${n} labels`);
+  process.exit(2);
+}
+
+/** Each dimension shifted and scaled to mean 0 and standard deviation 1. */
+function standardised(x: Float32Array): Float32Array {
+  const y = x.slice();
+  for (let d = 0; d < dim; d++) {
+    let mean = 0;
+    for (let i = 0; i < n; i++) mean += y[i * dim + d] / n;
+    let variance = 0;
+    for (let i = 0; i < n; i++) variance += (y[i * dim + d] - mean) ** 2 / n;
+    const sd = Math.sqrt(variance) || 1;
+    for (let i = 0; i < n; i++) y[i * dim + d] = (y[i * dim + d] - mean) / sd;
+  }
+  return y;
+}
+
+const roots = raw.map((v) => Math.sqrt(Math.max(0, v)));
+const preparations: [string, Float32Array][] = [
+  ['raw codes (baseline)', raw],
+  ['L2-normalised', normalizeRows(raw.slice(), n, dim)],
+  ['square roots', roots],
+  ['square roots, L2-normalised', normalizeRows(roots.slice(), n, dim)],
+  ['standardised per dimension', standardised(raw)],
+];
+
+const stats = (xs: number[]) =>
+  `${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3)} (${Math.min(...xs).toFixed(3)}..${Math.max(...xs).toFixed(3)})`;
+
+console.log(`${n} codes of ${dim} floats from ${dir}, k = ${k}, seeds 0..${seeds - 1}`);
+console.log('preparation                   NMI                  ARI                  accuracy');
+for (const [name, x] of preparations) {
+  const scores = { nmi: [] as number[], ari: [] as number[], acc: [] as number[] };
+  const started = performance.now();
+  for (let seed = 0; seed < seeds; seed++) {
+    const labels = Array.from(fit(x, n, dim, { k, seed }).labels);
+    scores.nmi.push(nmi(truth, labels));
+    scores.ari.push(ari(truth, labels));
+    scores.acc.push(clusterAccuracy(truth, labels));
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(
+    `${name.padEnd(30)}${stats(scores.nmi).padEnd(21)}${stats(scores.ari).padEnd(21)}${stats(scores.acc)}  ${seconds} s`,
+  );
+}
