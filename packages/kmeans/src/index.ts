@@ -27,6 +27,7 @@ export {
 export { fit, type FitOptions, type FitResult } from './fit.js';
 export { lloyd, type LloydResult } from './lloyd.js';
 export { normalizeRows, prepareCodes, type CodeNormalization } from './normalize.js';
+export { symmetricEigen } from './pruning.js';
 export {
   DEFAULT_RESTARTS,
   DEFAULT_SILHOUETTE_SAMPLE,
