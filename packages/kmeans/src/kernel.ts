@@ -39,15 +39,6 @@ export interface KernelFunctions {
     sums: number,
     counts: number,
   ): number;
-  accumulate(
-    x: number,
-    rows: number,
-    n: number,
-    d: number,
-    labels: number,
-    sums: number,
-    counts: number,
-  ): void;
   kpp_trials(
     x: number,
     n: number,
@@ -252,7 +243,6 @@ function warmUp(fn: KernelFunctions, view: Float32Array, base: number): void {
       0,
       0,
     );
-    fn.accumulate(a, 0, 3, 8, labels, o, o + 256);
     fn.kpp_trials(a, 3, 8, b, 2, 1, o, labels, o, 1e-3, 0, o + 64, o + 128, o + 192);
     fn.pairwise_sqdist(a, 3, 4, o);
     fn.cross_sqdist(a, 2, b, 2, 4, o);

@@ -16,7 +16,7 @@ const BASIS_CENTROIDS = 64;
 /** Up to this k the k x k centroid distances are kept for the triangle-inequality test. */
 const MAX_K_FOR_PAIRS = 256;
 /** Relative margin of the pruning tests (rounding of float32 sums is far below it). */
-export const PRUNE_REL = 1e-3;
+const PRUNE_REL = 1e-3;
 /** Absolute margin of the pruning tests, as a fraction of the largest squared centroid norm. */
 const PRUNE_ABS = 1e-5;
 /** Rows whose projections are computed together (wasm/kernel.c TILE). */

@@ -215,8 +215,8 @@ static inline void add_row(const float *q, int d, int label, float *sums, float 
  * a centroid that is nearer. Distances are exact sqdist values and ties go to the lowest
  * index, as in assign_all.
  *
- * When sums is not null, each row is also added to its centroid's sum (see accumulate) while
- * it is still in cache. Scratch: px holds (TILE + 4) x r floats, lb k floats. work[0] is
+ * When sums is not null, each row is also added to its centroid's sum (add_row) while
+ * it is still in cache (sums[label] += row, counts[label] += 1). Scratch: px holds (TILE + 4) x r floats, lb k floats. work[0] is
  * increased by the number of distances computed. Returns the sum of the distances.
  */
 EXPORT(assign_pruned)
@@ -262,13 +262,6 @@ double assign_pruned(const float *x, const int *rows, int n, int d, const float 
   }
   work[0] += computed;
   return total;
-}
-
-/* Adds each row to its cluster's sum: sums[labels[i]] += row i (sums k x d), counts[label]++. */
-EXPORT(accumulate)
-void accumulate(const float *x, const int *rows, int n, int d, const int *labels, float *sums,
-                float *counts) {
-  for (int i = 0; i < n; i++) add_row(row_at(x, rows, i, d), d, labels[i], sums, counts);
 }
 
 /*
