@@ -215,9 +215,10 @@ static inline void add_row(const float *q, int d, int label, float *sums, float 
  * a centroid that is nearer. Distances are exact sqdist values and ties go to the lowest
  * index, as in assign_all.
  *
- * When sums is not null, each row is also added to its centroid's sum (add_row) while
- * it is still in cache (sums[label] += row, counts[label] += 1). Scratch: px holds (TILE + 4) x r floats, lb k floats. work[0] is
- * increased by the number of distances computed. Returns the sum of the distances.
+ * When sums is not null, each row is also added to its centroid's sum while it is still in
+ * cache (sums[label] += row, counts[label] += 1). Scratch: px holds (TILE + 4) x r floats,
+ * lb k floats. work[0] is increased by the number of distances computed. Returns the sum of
+ * the distances.
  */
 EXPORT(assign_pruned)
 double assign_pruned(const float *x, const int *rows, int n, int d, const float *c, int k,
