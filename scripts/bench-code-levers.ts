@@ -8,15 +8,24 @@
  *   npm run bench:levers -- --codes demo-output/codes --k 10 --seeds 8
  *
  * Prints, per preparation, NMI, ARI and accuracy (mean, min and max over the seeds) and the
- * seconds of all its fits; the raw codes are the baseline of the same run.
+ * seconds of all its fits; the raw codes are the baseline of the same run. The attention map
+ * alone (each code position's largest channel) is one of the preparations.
+ *
+ * With `--umap`, also the manifold step of the pipeline (kmeans.manifold "umap": a layout of
+ * `--umap-sample` codes, every code placed through its 15 nearest of them, 10 dims) on the
+ * raw codes, the L2-normalised codes and the attention map, a layout per seed (`--umap-seeds`,
+ * default 3; each layout takes tens of seconds).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fit, normalizeRows, symmetricEigen } from '@imgcluster/kmeans';
+import { fit, normalizeRows, permutation, Rng, symmetricEigen } from '@imgcluster/kmeans';
+import { embed, fitManifold } from '@imgcluster/manifold';
 import { ari, clusterAccuracy, nmi } from '@imgcluster/metrics';
 
-const USAGE = 'usage: npm run bench:levers -- --codes DIR [--k K] [--seeds N]';
+const USAGE =
+  'usage: npm run bench:levers -- --codes DIR [--k K] [--seeds N] [--umap] [--umap-seeds N]\n' +
+  '       [--umap-sample N]';
 let args;
 try {
   args = parseArgs({
@@ -24,6 +33,9 @@ try {
       codes: { type: 'string', default: 'demo-output/codes' },
       k: { type: 'string', default: '10' },
       seeds: { type: 'string', default: '8' },
+      umap: { type: 'boolean', default: false },
+      'umap-seeds': { type: 'string', default: '3' },
+      'umap-sample': { type: 'string', default: '5000' },
       help: { type: 'boolean', default: false },
     },
   }).values;
@@ -37,8 +49,13 @@ if (args.help) {
 }
 const k = Number(args.k);
 const seeds = Number(args.seeds);
-if (!Number.isInteger(k) || k < 2 || !Number.isInteger(seeds) || seeds < 1) {
-  console.error(`--k must be a whole number >= 2 and --seeds >= 1\n${USAGE}`);
+const umapSeeds = Number(args['umap-seeds']);
+const umapSample = Number(args['umap-sample']);
+const whole = (v: number, min: number) => Number.isInteger(v) && v >= min;
+if (!whole(k, 2) || !whole(seeds, 1) || !whole(umapSeeds, 1) || !whole(umapSample, 10)) {
+  console.error(
+    `--k must be a whole number >= 2, --seeds and --umap-seeds >= 1, --umap-sample >= 10\n${USAGE}`,
+  );
   process.exit(2);
 }
 const dir = args.codes!;
@@ -47,10 +64,17 @@ if (!existsSync(join(dir, 'codes.json'))) {
   process.exit(2);
 }
 
-const { n, dim } = JSON.parse(readFileSync(join(dir, 'codes.json'), 'utf8')) as {
+const { n, dim, spec } = JSON.parse(readFileSync(join(dir, 'codes.json'), 'utf8')) as {
   n: number;
   dim: number;
+  spec?: { model?: { filters?: number[] } };
 };
+/** Channels per code position (the last encoder filter count), for the attention map. */
+const depth = spec?.model?.filters?.[2] ?? 8;
+if (dim % depth !== 0) {
+  console.error(`--codes ${dir}: ${dim} floats are not positions of ${depth} channels`);
+  process.exit(2);
+}
 const copy = (file: string) => {
   const b = readFileSync(join(dir, file));
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
@@ -108,7 +132,22 @@ function whitened(x: Float32Array, m: number): { data: Float32Array; dim: number
   return { data: out, dim: m };
 }
 
+/** Each code position's largest channel: the attention map the pipeline draws. */
+function attentionMap(x: Float32Array): Float32Array {
+  const cells = dim / depth;
+  const out = new Float32Array(n * cells);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < cells; c++) {
+      let best = -Infinity;
+      for (let d = 0; d < depth; d++) best = Math.max(best, x[i * dim + c * depth + d]);
+      out[i * cells + c] = best;
+    }
+  }
+  return out;
+}
+
 const roots = raw.map((v) => Math.sqrt(Math.max(0, v)));
+const attention = attentionMap(raw);
 const pca = whitened(raw, Math.min(32, dim));
 /** A preparation: its codes, their width, and how many fits (lowest inertia kept) per seed. */
 type Preparation = [name: string, codes: Float32Array, width: number, restarts: number];
@@ -121,6 +160,7 @@ const preparations: Preparation[] = [
   ['square roots, L2-normalised', normalizeRows(roots.slice(), n, dim), dim, 1],
   ['standardised per dimension', standardised(raw), dim, 1],
   [`PCA-whitened, ${pca.dim} axes`, pca.data, pca.dim, 1],
+  ['attention map alone', attention, dim / depth, 1],
 ];
 
 const stats = (xs: number[]) =>
@@ -128,10 +168,17 @@ const stats = (xs: number[]) =>
 
 console.log(`${n} codes of ${dim} floats from ${dir}, k = ${k}, seeds 0..${seeds - 1}`);
 console.log('preparation                   NMI                  ARI                  accuracy');
-for (const [name, x, width, restarts] of preparations) {
+/** Clusters what `codesFor(seed)` gives for every seed; prints the scores and seconds. */
+async function measure(
+  name: string,
+  runs: number,
+  restarts: number,
+  codesFor: (seed: number) => Promise<{ x: Float32Array; width: number }>,
+) {
   const scores = { nmi: [] as number[], ari: [] as number[], acc: [] as number[] };
   const started = performance.now();
-  for (let seed = 0; seed < seeds; seed++) {
+  for (let seed = 0; seed < runs; seed++) {
+    const { x, width } = await codesFor(seed);
     let best = fit(x, n, width, { k, seed: seed * restarts });
     for (let r = 1; r < restarts; r++) {
       const other = fit(x, n, width, { k, seed: seed * restarts + r });
@@ -146,4 +193,32 @@ for (const [name, x, width, restarts] of preparations) {
   console.log(
     `${name.padEnd(30)}${stats(scores.nmi).padEnd(21)}${stats(scores.ari).padEnd(21)}${stats(scores.acc)}  ${seconds} s`,
   );
+}
+
+for (const [name, x, width, restarts] of preparations) {
+  await measure(name, seeds, restarts, async () => ({ x, width }));
+}
+
+/** The pipeline's manifold step on `x`: a layout of a seeded sample, every row placed in it. */
+async function placed(x: Float32Array, width: number, seed: number) {
+  const m = Math.min(n, umapSample);
+  const rows = permutation(n, new Rng(seed + 7)).slice(0, m);
+  const sample = new Float32Array(m * width);
+  rows.forEach((r, i) => sample.set(x.subarray(r * width, (r + 1) * width), i * width));
+  const layout = await fitManifold(sample, m, width, { dims: 10, neighbors: 15, seed });
+  return { x: embed(layout, x, n), width: 10 };
+}
+
+if (args.umap) {
+  console.log(
+    `UMAP (${Math.min(n, umapSample)}-code layout, 10 dims, 15 neighbours), seeds 0..${umapSeeds - 1}`,
+  );
+  const umapOf: [string, Float32Array, number][] = [
+    ['UMAP of the raw codes', raw, dim],
+    ['UMAP of the L2 codes', l2, dim],
+    ['UMAP of the attention map', attention, dim / depth],
+  ];
+  for (const [name, x, width] of umapOf) {
+    await measure(name, umapSeeds, 1, (seed) => placed(x, width, seed));
+  }
 }

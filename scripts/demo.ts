@@ -4,6 +4,13 @@
  *   npm run demo                      # 20,000 images, 32×32, k = 10
  *   npm run demo -- --all             # all 70,000 images
  *   npm run demo -- --images 5000 --epochs 3 --k 10 --out demo-output
+ *   npm run demo -- --all --preset quality  # a named preset (see PRESETS in @imgcluster/config)
+ *   npm run bench:quality -- --preset quality   # the same, on all 70,000 images
+ *
+ * Settings not given on the command line are the preset's, else the run spec's defaults.
+ * The last lines compare the run's NMI, ARI and accuracy against the true classes with
+ * mini-batch k-means on the raw pixels of the same images (the in-run baseline), with the
+ * run's time.
  *
  * It starts a private Redis and a local S3-compatible server on loopback, the five
  * services as separate processes, uploads the images as PNG objects with a labels file,
@@ -15,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ApiRequestError, ImgclusterClient, formatProgress } from '@imgcluster/client';
+import { PRESET_NAMES, type RunSpecInput } from '@imgcluster/config';
 import { balancedSubset, readFashionMnist } from '@imgcluster/datasets';
 import { startStack, uploadFashionMnist } from '@imgcluster/devstack';
 import { rawPixelBaseline } from './lib/baseline.js';
@@ -24,8 +32,10 @@ const { values: args } = parseArgs({
     images: { type: 'string', default: '20000' },
     all: { type: 'boolean', default: false },
     k: { type: 'string', default: '10' },
-    normalize: { type: 'string', default: 'none' },
-    epochs: { type: 'string', default: '5' },
+    preset: { type: 'string' },
+    normalize: { type: 'string' },
+    manifold: { type: 'string' },
+    epochs: { type: 'string' },
     size: { type: 'string', default: '32' },
     out: { type: 'string', default: 'demo-output' },
     'no-baseline': { type: 'boolean', default: false },
@@ -38,16 +48,21 @@ const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(0)}s`;
 const say = (msg: string) => console.log(`[demo ${elapsed()}] ${msg}`);
 
 for (const name of ['images', 'k', 'epochs', 'size'] as const) {
-  if (!/^\d+$/.test(args[name]!)) {
+  if (args[name] !== undefined && !/^\d+$/.test(args[name])) {
     console.error(`--${name} must be a whole number, got ${JSON.stringify(args[name])}`);
     process.exit(2);
   }
 }
 
-if (args.normalize !== 'none' && args.normalize !== 'l2') {
-  console.error(`--normalize must be none or l2, got ${JSON.stringify(args.normalize)}`);
-  process.exit(2);
-}
+const oneOf = (name: string, value: string | undefined, allowed: readonly string[]) => {
+  if (value !== undefined && !allowed.includes(value)) {
+    console.error(`--${name} must be ${allowed.join(' or ')}, got ${JSON.stringify(value)}`);
+    process.exit(2);
+  }
+};
+oneOf('normalize', args.normalize, ['none', 'l2']);
+oneOf('manifold', args.manifold, ['none', 'umap']);
+oneOf('preset', args.preset, PRESET_NAMES);
 
 const data = await readFashionMnist({ split: 'all' });
 const count = args.all ? data.n : Math.min(Number(args.images), data.n);
@@ -85,13 +100,17 @@ try {
   process.stdout.write('\n');
 
   const client = new ImgclusterClient(stack.apiUrl);
+  const kmeans: NonNullable<RunSpecInput['kmeans']> = { k: Number(args.k) };
+  if (args.normalize) kmeans.normalize = args.normalize as 'none' | 'l2';
+  if (args.manifold) kmeans.manifold = { method: args.manifold as 'none' | 'umap' };
   const submitted = await client.submit({
     name: `fashion-mnist ${indices.length}`,
+    ...(args.preset ? { preset: args.preset as (typeof PRESET_NAMES)[number] } : {}),
     input: { bucket: upload.bucket, prefix: upload.prefix },
     labels: { key: upload.labelsKey },
     image: { size: Number(args.size), channels: 1 },
-    training: { epochs: Number(args.epochs) },
-    kmeans: { k: Number(args.k), normalize: args.normalize as 'none' | 'l2' },
+    ...(args.epochs ? { training: { epochs: Number(args.epochs) } } : {}),
+    kmeans,
   });
   say(`submitted run ${submitted.id}: POST ${stack.apiUrl}/v1/runs → 202`);
 
@@ -109,13 +128,29 @@ try {
     say(`run ${final.state}: ${final.error ?? ''}`);
     exitCode = 1;
   } else {
-    await report(client, submitted.id, stack.apiUrl);
+    const scores = await report(client, submitted.id, stack.apiUrl);
+    const preset = args.preset ?? 'default';
+    const runSeconds =
+      (Date.parse(final.finishedAt ?? final.updatedAt) - Date.parse(final.createdAt)) / 1000;
+    if (scores) {
+      say(
+        `preset ${preset}: NMI ${scores.nmi.toFixed(3)}  ARI ${scores.ari.toFixed(3)}  ` +
+          `accuracy ${scores.accuracy.toFixed(3)}  (${runSeconds.toFixed(0)} s from submit ` +
+          `to done, ${indices.length} images)`,
+      );
+    }
     if (!args['no-baseline']) {
       say('reference: mini-batch k-means on the raw pixels of the same images');
       const b = rawPixelBaseline(data, indices, Number(args.k));
       say(
         `raw pixels: NMI ${b.nmi.toFixed(3)}  ARI ${b.ari.toFixed(3)}  accuracy ${b.accuracy.toFixed(3)}  (${b.seconds.toFixed(1)} s)`,
       );
+      if (scores) {
+        say(
+          `preset ${preset} against raw pixels: NMI ${(scores.nmi - b.nmi).toFixed(3)}, ` +
+            `accuracy ${(scores.accuracy - b.accuracy).toFixed(3)} (differences)`,
+        );
+      }
     }
   }
 } catch (err) {
@@ -181,4 +216,5 @@ async function report(client: ImgclusterClient, runId: string, apiUrl: string) {
   }
   console.log(`\nartifacts: ${apiUrl}/v1/runs/${runId}/artifacts (s3://imgcluster/runs/${runId}/)`);
   console.log(`downloaded ${wanted.length} files to ${out} (report: ${join(out, 'report.html')})`);
+  return s as { nmi: number; ari: number; accuracy: number } | undefined;
 }

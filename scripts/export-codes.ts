@@ -4,6 +4,7 @@
  *
  *   npm run export:codes                                  # 10,000 images → demo-output/codes
  *   npm run export:codes -- --n 20000 --epochs 5 --seed 0 --dtype float32 --out /tmp/codes
+ *   npm run export:codes -- --spec '{"model":{"filters":[32,16,8]}}'   # more run settings, merged in
  *
  * Files written to the output folder:
  *   codes.f32   n × dim little-endian float32, row-major (the run's codes, widened if float16)
@@ -35,7 +36,7 @@ import { matchClusters, nmi } from '@imgcluster/metrics';
 import { decodeShard, encodeShard, float16ToFloat32, float32ToFloat16 } from '@imgcluster/shard';
 
 const USAGE = `usage: npm run export:codes -- [--n 10000] [--out DIR] [--epochs 5] [--seed 0]
-       [--k 10] [--dtype float32|float16] [--no-compare]`;
+       [--k 10] [--dtype float32|float16] [--no-compare] [--spec JSON]`;
 
 const OPTIONS = {
   n: { type: 'string', default: '10000' },
@@ -45,6 +46,7 @@ const OPTIONS = {
   k: { type: 'string', default: '10' },
   dtype: { type: 'string', default: 'float32' },
   'no-compare': { type: 'boolean', default: false },
+  spec: { type: 'string', default: '{}' },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -73,6 +75,13 @@ if (!/^\d+$/.test(args.seed!)) bad('--seed must be a whole number');
 if (Number(args.k) < 2 || Number(args.k) > 1000) bad('--k must be from 2 to 1000');
 if (args.dtype !== 'float32' && args.dtype !== 'float16') bad('--dtype must be float32 or float16');
 const dtype = args.dtype as RunSpec['codes']['dtype'];
+let extra: Record<string, Record<string, unknown>> = {};
+try {
+  extra = JSON.parse(args.spec!) as typeof extra;
+  if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) throw new Error();
+} catch {
+  bad('--spec must be a JSON object of run settings, such as {"model":{"filters":[32,16,16]}}');
+}
 const seed = Number(args.seed);
 const k = Number(args.k);
 
@@ -104,9 +113,10 @@ try {
     name: `fashion-mnist codes ${indices.length}`,
     input: { bucket: upload.bucket, prefix: upload.prefix },
     labels: { key: upload.labelsKey },
-    training: { epochs: Number(args.epochs), seed },
-    kmeans: { k, seed },
-    codes: { dtype },
+    ...extra,
+    training: { epochs: Number(args.epochs), seed, ...extra.training },
+    kmeans: { k, seed, ...extra.kmeans },
+    codes: { dtype, ...extra.codes },
   });
   say(`submitted run ${id} (codes ${dtype})`);
   let last = '';

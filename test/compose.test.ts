@@ -3,9 +3,11 @@
  * every compose file validates against the specification's JSON schema (from the dclint
  * package); every service runs its entry point with only the variables envSchema declares;
  * `.env.example` holds exactly those variables and MinIO's root credentials; the published
- * API port is the one the API listens on; images are built here or pinned; the Dockerfile's
- * final stages run as a user other than root with a health check, and that health check
- * tells a live worker or API from a failed one. A last test shows the checks fail.
+ * API port is the one the API listens on; every service's metrics port (the API's own, a
+ * worker's METRICS_PORT) is exposed beyond loopback and named by Prometheus scrape labels;
+ * images are built here or pinned; the Dockerfile's final stages run as a user other than
+ * root with a health check, and that health check tells a live worker or API from a failed
+ * one. A last test shows the checks fail.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -246,6 +248,36 @@ function dockerfileProblems(text: string, targets: string[]): string[] {
   return problems;
 }
 
+/** The port a service serves /metrics on: the API's own port, a worker's METRICS_PORT. */
+function metricsPort(name: string, svc: Doc): number {
+  const env = svc.environment ?? {};
+  return name === 'api'
+    ? Number(envSchema.shape.API_PORT.parse(env.API_PORT || undefined))
+    : Number(envSchema.shape.METRICS_PORT.parse(env.METRICS_PORT || undefined));
+}
+
+/**
+ * A service's metrics and probes are reachable inside the compose network: a worker's
+ * server listens beyond loopback, the port is exposed, and the Prometheus labels name it.
+ */
+function metricsProblems(name: string, svc: Doc): string[] {
+  const problems: string[] = [];
+  const port = metricsPort(name, svc);
+  if (name !== 'api' && /^(127\.|localhost|::1)/.test(svc.environment?.METRICS_HOST ?? '127.')) {
+    problems.push(`${name} serves metrics on loopback inside its container`);
+  }
+  if (!(svc.expose ?? []).map(Number).includes(port)) {
+    problems.push(`${name} does not expose its metrics port ${port}`);
+  }
+  const labels: Doc = svc.labels ?? {};
+  const scraped =
+    labels['prometheus.io/scrape'] === 'true' &&
+    Number(labels['prometheus.io/port']) === port &&
+    labels['prometheus.io/path'] === '/metrics';
+  if (!scraped) problems.push(`${name}'s scrape labels do not name port ${port} and /metrics`);
+  return problems;
+}
+
 /** Everything the deployment promises, checked on a compose model; empty when all hold. */
 function composeProblems(doc: Doc, vars: Record<string, string>, stages: string[]): string[] {
   const problems: string[] = [];
@@ -270,6 +302,7 @@ function composeProblems(doc: Doc, vars: Record<string, string>, stages: string[
     if (name !== 'api' && !svc.environment?.HEARTBEAT_FILE) {
       problems.push(`${name} has no HEARTBEAT_FILE for its health check`);
     }
+    problems.push(...metricsProblems(name, svc));
     if (svc.depends_on?.redis?.condition !== 'service_healthy') {
       problems.push(`${name} does not wait for a healthy redis`);
     }
@@ -400,6 +433,22 @@ test('the published API port follows API_PORT and its envSchema default', () => 
   }
 });
 
+test('the workers expose the metrics port METRICS_PORT names, or its default', () => {
+  for (const value of ['9464', '9100', '']) {
+    const vars = { ...envExample, METRICS_PORT: value };
+    const expected = value === '' ? envSchema.shape.METRICS_PORT.parse(undefined) : Number(value);
+    const doc = model([BASE_FILE], vars);
+    for (const name of serviceDirs.filter((n) => n !== 'api')) {
+      assert.equal(
+        metricsPort(name, doc.services[name]),
+        expected,
+        `${name} METRICS_PORT=${value}`,
+      );
+    }
+    assert.deepEqual(composeProblems(doc, vars, stageNames), []);
+  }
+});
+
 test('the Dockerfile: pinned bases, final stages as non-root with a health check', () => {
   const targets = Object.values(model([BASE_FILE]).services)
     .map((s) => (s as Doc).build?.target)
@@ -497,14 +546,20 @@ test('the checks fail on broken files', () => {
   delete doc.services.preprocess.depends_on;
   delete doc.services.trainer;
   delete doc.services.cluster.environment.HEARTBEAT_FILE;
+  doc.services.encoder.environment.METRICS_HOST = '127.0.0.1';
+  doc.services.cluster.labels['prometheus.io/port'] = '9000';
+  doc.services.preprocess.expose = [];
   assert.deepEqual(composeProblems(doc, envExample, stageNames).sort(), [
     'api publishes [9090], not 8080',
     'api sets API_PROT, unknown to envSchema',
     'cluster does not pass HEARTBEAT_FILE',
     'cluster has no HEARTBEAT_FILE for its health check',
+    "cluster's scrape labels do not name port 9464 and /metrics",
     "cluster's stop_grace_period 30s is not 10s over 60s",
     'encoder does not run 3 replicas',
+    'encoder serves metrics on loopback inside its container',
     'no compose service trainer',
+    'preprocess does not expose its metrics port 9464',
     'preprocess does not wait for a healthy redis',
     'preprocess does not wait for minio-setup to complete',
     'redis may evict keys',

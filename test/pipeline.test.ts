@@ -22,6 +22,7 @@ import { balancedSubset, readFashionMnist } from '@imgcluster/datasets';
 import { REPO_ROOT, startStack, uploadFashionMnist, type LocalStack } from '@imgcluster/devstack';
 import { pngSize } from '@imgcluster/images';
 import { createRedis, QUEUES } from '@imgcluster/queues';
+import { decodeShard } from '@imgcluster/shard';
 import { renderReport } from '../services/cluster/src/report.js';
 import { openBrowser, scrollThroughPictures, type SeenPicture } from './lib/browser.js';
 
@@ -748,5 +749,66 @@ test(
       'manifest.json',
     );
     assert.equal(manifest.spec.kmeans.normalize, 'l2');
+  },
+);
+
+test(
+  'kmeans.manifold "umap" clusters places in a layout of the codes, and new images follow',
+  { timeout: 180_000 },
+  async () => {
+    const keys = inputKeys.filter((k) => !k.includes('/bad-')).slice(0, 300);
+    for (const key of keys) {
+      await stack.storage.put('datasets', `umap/${key}`, await stack.storage.get('datasets', key));
+    }
+    const { id } = await client.submit({
+      name: 'e2e umap',
+      input: { bucket: 'datasets', prefix: 'umap/' },
+      image: { size: 16, channels: 1 },
+      training: { epochs: 2 },
+      kmeans: {
+        k: 4,
+        normalize: 'l2',
+        manifold: { method: 'umap', dims: 5, neighbors: 10, sample: 200 },
+      },
+      shardSize: 100,
+    });
+    const final = await client.wait(id, () => undefined, 500, 170_000);
+    assert.equal(final.state, 'succeeded', final.error);
+
+    const metrics = await client.artifactJson<{
+      images: number;
+      manifold: { method: string; sample: number; dims: number; neighbors: number };
+    }>(id, 'metrics.json');
+    assert.equal(metrics.images, 300);
+    assert.deepEqual(
+      { ...metrics.manifold, seconds: undefined },
+      { method: 'umap', sample: 200, dims: 5, neighbors: 10, seconds: undefined },
+    );
+    // The layout's reference codes are 200 of the run's images, each with its key.
+    const file = decodeShard(await client.download(id, 'manifold.bin'));
+    assert.deepEqual(file.header.shape, [200, 2 * 2 * 8 + 5]); // 16 px: codes of 2 × 2 × 8
+    const inputs = new Set(keys.map((k) => `umap/${k}`));
+    assert.ok(file.header.keys.every((k) => inputs.has(k)));
+    assert.equal(new Set(file.header.keys).size, 200);
+    const centroids = decodeShard(await client.download(id, 'centroids.bin'));
+    assert.deepEqual(centroids.header.shape, [4, 5]);
+
+    const rows = (await client.download(id, 'labels.csv')).toString('utf8').trim().split('\n');
+    const labels = new Map(
+      rows.slice(1).map((line) => {
+        const [key, cluster, distance] = line.split(',');
+        return [key, { cluster: Number(cluster), distance: Number(distance) }];
+      }),
+    );
+    assert.equal(labels.size, 300);
+    const own = [...labels.keys()].slice(0, 6);
+    const placed = (await client.assign(id, { keys: own, bucket: 'datasets' })) as AssignResults;
+    assert.equal(placed.assigned, own.length);
+    placed.results.forEach((r, i) => {
+      const want = labels.get(own[i])!;
+      assert.equal((r as AssignedImage).cluster, want.cluster, own[i]);
+      const d = (r as AssignedImage).distance;
+      assert.ok(Math.abs(d - want.distance) <= 1e-4 * Math.max(1, want.distance), own[i]);
+    });
   },
 );

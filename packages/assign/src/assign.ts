@@ -1,6 +1,7 @@
-import { runKeys, type RunSpec } from '@imgcluster/config';
+import { manifoldFor, runKeys, type RunSpec } from '@imgcluster/config';
 import { preprocessImage, type RejectReason } from '@imgcluster/images';
 import { assign, prepareCodes } from '@imgcluster/kmeans';
+import { decodeManifold, embed, type Manifold } from '@imgcluster/manifold';
 import { encodeBatch, loadModel, type tf } from '@imgcluster/model';
 import { decodeShard } from '@imgcluster/shard';
 import type { Storage } from '@imgcluster/storage';
@@ -10,15 +11,21 @@ export interface RunModel {
   runId: string;
   spec: RunSpec;
   encoder: tf.LayersModel;
-  /** k × dim floats, the cluster worker's final centroids. */
+  /** k × (dim, or the manifold's dims) floats, the cluster worker's final centroids. */
   centroids: Float32Array;
   k: number;
+  /** Floats per code. */
   dim: number;
+  /** With a manifold step: the run's layout, where codes are placed before the centroids. */
+  manifold?: Manifold;
   /** Side of the code (and attention map): image size / 8. */
   side: number;
 }
 
-/** Loads a succeeded run's published encoder and centroids from the artifact bucket. */
+/**
+ * Loads a succeeded run's published encoder and centroids (and its manifold, if the run has
+ * a manifold step) from the artifact bucket.
+ */
 export async function loadRunModel(
   storage: Storage,
   bucket: string,
@@ -33,16 +40,20 @@ export async function loadRunModel(
   ]);
   const encoder = await loadModel(json, weights);
   const { header, data } = decodeShard(centroidShard);
-  const [k, ...code] = header.shape;
-  const dim = code.reduce((a, b) => a * b, 1);
+  const side = spec.image.size / 8;
+  const dim = side * side * spec.model.filters[2];
+  const manifold = manifoldFor(spec.kmeans, dim)
+    ? decodeManifold(await storage.get(bucket, keys.manifold), dim, spec.kmeans.manifold.neighbors)
+    : undefined;
   return {
     runId,
     spec,
     encoder,
     centroids: data as Float32Array,
-    k,
+    k: header.shape[0],
     dim,
-    side: spec.image.size / 8,
+    side,
+    ...(manifold ? { manifold } : {}),
   };
 }
 
@@ -78,8 +89,8 @@ const BATCH = 16;
 
 /**
  * Assigns images to a run's clusters exactly as the pipeline assigned its own: the same
- * resize (the run's size and channels), the run's encoder, and the nearest centroid by
- * squared distance. An image that does not decode is reported with its reason; the
+ * resize (the run's size and channels), the run's encoder, the run's normalisation and
+ * manifold, and the nearest centroid by squared distance. An image that does not decode is reported with its reason; the
  * others are assigned all the same. Results keep the order of `inputs`.
  */
 export async function assignImages(
@@ -114,7 +125,9 @@ export async function assignImages(
       });
       const { codes, attention } = encodeBatch(model.encoder, pixels, ok.length, size, channels);
       const prepared = prepareCodes(codes, ok.length, model.dim, model.spec.kmeans.normalize, true);
-      const nearest = assign(prepared, ok.length, model.dim, model.centroids, model.k);
+      const placed = model.manifold ? embed(model.manifold, prepared, ok.length) : prepared;
+      const width = model.manifold ? model.manifold.dims : model.dim;
+      const nearest = assign(placed, ok.length, width, model.centroids, model.k);
       ok.forEach((i, j) => {
         out[start + i] = {
           name: chunk[i].name,

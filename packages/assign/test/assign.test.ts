@@ -26,7 +26,11 @@ function squareAt(x: number, y: number): Promise<Buffer> {
 }
 
 test('assigns each image to the centroid of its own code, keeps order, reports bad files', async () => {
-  const spec = runSpecSchema.parse({ input: { bucket: 'data' }, kmeans: { k: 3 } });
+  // Centroids are raw codes here: no normalisation, no manifold.
+  const spec = runSpecSchema.parse({
+    input: { bucket: 'data' },
+    kmeans: { k: 3, normalize: 'none', manifold: { method: 'none' } },
+  });
   const { size, channels } = spec.image;
   const { encoder } = buildAutoencoder({ imageSize: size, channels, seed: 7 });
   const files = await Promise.all([squareAt(2, 2), squareAt(26, 2), squareAt(14, 26)]);

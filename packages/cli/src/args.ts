@@ -164,6 +164,23 @@ export const COMMANDS = {
       'code at 0. A batch the API refuses is reported, the others go on, and the exit code is 1.',
     ],
   },
+  keys: {
+    summary: 'make an API key for a tenant (keys create --tenant NAME)',
+    args: ['action'],
+    options: {
+      tenant: {
+        type: 'string',
+        value: 'NAME',
+        description: 'the tenant the key acts for: lower-case letters, digits and hyphens',
+        required: true,
+      },
+    },
+    details: [
+      'The only action is create. It prints the new key (shown once: the API keeps only its',
+      'SHA-256) and the line to add to API_KEYS_FILE or API_KEYS where the API runs. Clients',
+      'send the key with IMGCLUSTER_API_KEY. Needs no API.',
+    ],
+  },
 } satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;
@@ -354,6 +371,7 @@ export function generalHelp(): string {
     ...optionLines(GLOBAL_OPTIONS),
     '',
     'Run `imgcluster <command> --help` for its arguments and options.',
+    'Where the API needs a key, every command sends $IMGCLUSTER_API_KEY.',
     'Exit codes: 0 done, 1 failed (the API, a run or a file), 2 bad arguments.',
     '',
   ].join('\n');

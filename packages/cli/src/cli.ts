@@ -4,6 +4,7 @@ import { assign } from './commands/assign.js';
 import { clusters } from './commands/clusters.js';
 import { download } from './commands/download.js';
 import { run } from './commands/run.js';
+import { keys } from './commands/keys.js';
 import { cancel, list, retry, status } from './commands/runs.js';
 import { upload } from './commands/upload.js';
 import { writeLines, type CommandContext, type Io } from './context.js';
@@ -22,6 +23,7 @@ const HANDLERS: Record<CommandName, Handler> = {
   download,
   clusters,
   assign,
+  keys,
 };
 
 /**
@@ -37,7 +39,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return EXIT.ok;
     }
     api = parsed.api;
-    const client = new ImgclusterClient(parsed.api);
+    const apiKey = io.env.IMGCLUSTER_API_KEY?.trim() || undefined;
+    const client = new ImgclusterClient(parsed.api, { apiKey });
     const { args, rest, options } = parsed;
     return await HANDLERS[parsed.command]({ client, api, io, args, options }, rest);
   } catch (err) {

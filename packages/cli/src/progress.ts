@@ -126,7 +126,11 @@ export function stageNote(name: string, st: StageStatus): string {
   }
   if (name === 'cluster' && typeof d.phase === 'string' && st.state === 'running') {
     const tried = d.phase === 'choose-k' && typeof d.kDone === 'number';
-    notes.push(tried ? `choose-k ${d.kDone}/${d.kTotal}` : String(d.phase));
+    const laying = d.phase === 'manifold' && typeof d.layoutDone === 'number';
+    if (tried) notes.push(`choose-k ${d.kDone}/${d.kTotal}`);
+    else if (laying && d.placed) notes.push(`manifold: placed ${d.placed}/${d.shards} shards`);
+    else if (laying) notes.push(`manifold: layout ${d.layoutDone}/${d.layoutTotal}`);
+    else notes.push(String(d.phase));
   }
   if (name === 'cluster' && typeof d.k === 'number') notes.push(`k = ${d.k} chosen`);
   if (st.error) notes.push(`error: ${st.error}`);

@@ -30,6 +30,7 @@ const stage = (over: Partial<StageStatus> = {}): StageStatus => ({
 function runStatus(over: Partial<RunStatus> = {}): RunStatus {
   return {
     id: 'run_abc123',
+    tenant: 'default',
     name: 'fashion',
     state: 'running',
     createdAt: '2024-12-04T15:03:11.123Z',
@@ -177,6 +178,17 @@ test('the live view of a run: one bar per stage with its notes', () => {
   assert.match(stageLines(choosing)[5], /running +fit, k = 7 chosen$/);
   choosing.stages.cluster.state = 'succeeded';
   assert.match(stageLines(choosing)[5], /succeeded +k = 7 chosen$/);
+
+  // A manifold step: the layout's passes, then the shards placed in it.
+  const laying = runStatus();
+  laying.stages.cluster = stage({
+    state: 'running',
+    total: 500,
+    detail: { phase: 'manifold', layoutDone: 120, layoutTotal: 500, placed: 0, shards: 70 },
+  });
+  assert.match(stageLines(laying)[5], /running +manifold: layout 120\/500$/);
+  laying.stages.cluster.detail = { ...laying.stages.cluster.detail, placed: 12 };
+  assert.match(stageLines(laying)[5], /running +manifold: placed 12\/70 shards$/);
 });
 
 test('the progress key ignores clocks but not progress', () => {

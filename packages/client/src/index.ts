@@ -1,6 +1,8 @@
 import type { RunSpecInput } from '@imgcluster/config';
 import type { RunStatus } from '@imgcluster/queues';
 
+export * from './api-keys.js';
+
 /** An error answer of the API: its HTTP status and the body's stable code. */
 export class ApiRequestError extends Error {
   constructor(
@@ -101,9 +103,26 @@ export interface AssignFile {
   bytes: Uint8Array<ArrayBuffer>;
 }
 
+/** How a client talks to the API. */
+export interface ClientOptions {
+  /**
+   * The API key, sent as `Authorization: Bearer <key>` on every request; needed when the
+   * API has keys configured. Default: none.
+   */
+  apiKey?: string;
+}
+
 /** A typed client of the imgcluster REST API (fetch-based, no dependencies). */
 export class ImgclusterClient {
-  constructor(readonly baseUrl: string) {}
+  readonly #authorization: Record<string, string>;
+
+  constructor(
+    readonly baseUrl: string,
+    options: ClientOptions = {},
+  ) {
+    // Kept in a private field, so that printing or logging the client shows no key.
+    this.#authorization = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
+  }
 
   /** POST /v1/runs: submits a run; resolves to its id. */
   async submit(spec: RunSpecInput): Promise<{ id: string; url: string; state: string }> {
@@ -165,7 +184,11 @@ export class ImgclusterClient {
     if ('keys' in images) return this.json('POST', path, images);
     const form = new FormData();
     for (const f of images.files) form.append('images', new Blob([f.bytes]), f.name);
-    const res = await fetch(`${this.baseUrl}${path}`, { method: 'POST', body: form });
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method: 'POST',
+      headers: this.#authorization,
+      body: form,
+    });
     if (!res.ok) await this.fail(res);
     return (await res.json()) as AssignResults | AssignmentStatus;
   }
@@ -223,7 +246,7 @@ export class ImgclusterClient {
     const path = `/v1/uploads/${encodeURIComponent(bucket)}/${parts.map(encodeURIComponent).join('/')}`;
     const res = await fetch(`${this.baseUrl}${path}`, {
       method: 'PUT',
-      headers: { 'content-type': contentType },
+      headers: { ...this.#authorization, 'content-type': contentType },
       body,
     });
     if (!res.ok) await this.fail(res);
@@ -245,7 +268,7 @@ export class ImgclusterClient {
 
   /** Downloads bytes from a URL path the API handed out (e.g. a member's `image`). */
   async fetchBytes(path: string): Promise<Buffer> {
-    const res = await fetch(`${this.baseUrl}${path}`);
+    const res = await fetch(`${this.baseUrl}${path}`, { headers: this.#authorization });
     if (!res.ok) await this.fail(res);
     return Buffer.from(await res.arrayBuffer());
   }
@@ -257,7 +280,9 @@ export class ImgclusterClient {
 
   /** Downloads one artifact's bytes. */
   async download(id: string, path: string): Promise<Buffer> {
-    const res = await fetch(`${this.baseUrl}/v1/runs/${encodeURIComponent(id)}/artifacts/${path}`);
+    const res = await fetch(`${this.baseUrl}/v1/runs/${encodeURIComponent(id)}/artifacts/${path}`, {
+      headers: this.#authorization,
+    });
     if (!res.ok) await this.fail(res);
     return Buffer.from(await res.arrayBuffer());
   }
@@ -290,7 +315,10 @@ export class ImgclusterClient {
   private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await fetch(`${this.baseUrl}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: {
+        ...this.#authorization,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (!res.ok) await this.fail(res);
@@ -323,6 +351,10 @@ export function formatProgress(s: RunStatus): string {
     if (name === 'cluster' && d.phase) extra = ` ${d.phase}`;
     if (name === 'cluster' && d.phase === 'choose-k' && typeof d.kDone === 'number') {
       extra += ` ${d.kDone}/${d.kTotal}`;
+    }
+    if (name === 'cluster' && d.phase === 'manifold') {
+      if (typeof d.layoutDone === 'number') extra += ` layout ${d.layoutDone}/${d.layoutTotal}`;
+      if (d.placed) extra += `, placed ${d.placed}/${d.shards} shards`;
     }
     if (name === 'cluster' && typeof d.k === 'number') extra += ` (k = ${d.k} chosen)`;
     return `${name}: ${st.state}${count}${extra}`;

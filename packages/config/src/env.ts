@@ -74,6 +74,61 @@ export const envSchema = z.object({
   TRAIN_CACHE_MB: z.coerce.number().int().min(0).default(1024),
   /** Memory the cluster worker may use to cache code shards, in MiB. Default 1024. */
   CLUSTER_CACHE_MB: z.coerce.number().int().min(0).default(1024),
+
+  // ---- API access and limits (keys, tenants, rate limiting, request limits) ----
+  /**
+   * API keys as `tenant:sha256-hex-of-key` entries, separated by commas, spaces or new lines
+   * (`imgcluster keys create --tenant NAME` makes one). With API_KEYS_FILE or this set, every
+   * /v1 route needs `Authorization: Bearer <key>`; with neither, the API is open and every
+   * request acts as tenant `default`. Default: none.
+   */
+  API_KEYS: z.string().default(''),
+  /** A file of API key entries like API_KEYS, one a line (`#` starts a comment). Default: none. */
+  API_KEYS_FILE: z.string().default(''),
+  /** Largest JSON request body, in bytes (uploads have UPLOAD_MAX_BYTES). Default 1048576. */
+  API_BODY_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 2 ** 20)
+    .default(2 ** 20),
+  /**
+   * Requests one credential (an API key; a client address while the API is open) may make to
+   * /v1 routes per RATE_LIMIT_WINDOW_MS, counted in Redis across API replicas; more answer
+   * 429 RATE_LIMITED. 0 turns rate limiting off. Default 0.
+   */
+  RATE_LIMIT_MAX: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  /** The rate-limiting window, in ms. Default 60000. */
+  RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).max(86_400_000).default(60_000),
+  /** Most input images one run may have; a larger run fails when planned. Default 1000000. */
+  RUN_MAX_IMAGES: z.coerce.number().int().min(1).max(100_000_000).default(1_000_000),
+  /** Largest `kmeans.k` (and `kmeans.kRange.max`) a run may ask for, 2..1000. Default 1000. */
+  RUN_MAX_K: z.coerce.number().int().min(2).max(1000).default(1000),
+  /** Largest `image.size` a run may ask for, in pixels, 16..512. Default 512. */
+  RUN_MAX_IMAGE_SIZE: z.coerce.number().int().min(16).max(512).default(512),
+  // ---- end of API access and limits ----
+
+  // ---- observability: metrics and probe server, Redis policy ----
+  /**
+   * TCP port of a worker service's HTTP server for /metrics (Prometheus), /healthz and
+   * /readyz; 0 picks a free port and logs it. The API serves the same paths on API_PORT.
+   * Default 9464.
+   */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /**
+   * Address a worker's metrics and probe server binds; 0.0.0.0 in a container. Default
+   * 127.0.0.1.
+   */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /**
+   * Start even though Redis's maxmemory-policy is not noeviction (a loud warning instead of a
+   * refusal). Eviction can drop queued jobs and locks: only for throwaway setups. Default false.
+   */
+  REDIS_ALLOW_EVICTION: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  // ---- end of observability ----
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -43,6 +43,8 @@ export const runKeys = (runId: string) => {
     /** With k "auto": every k tried with its inertia and silhouette, and a plot of them. */
     kSelection: `${root}/k-selection.json`,
     kSelectionPlot: `${root}/k-selection.png`,
+    /** With a manifold step: its reference codes and their layout (one float32 shard). */
+    manifold: `${root}/manifold.bin`,
     metrics: `${root}/metrics.json`,
     report: `${root}/report.html`,
     manifest: `${root}/manifest.json`,

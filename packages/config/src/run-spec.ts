@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PRESET_NAMES, withPreset } from './presets.js';
 
 /** S3 keys are UTF-8: a string with a lone surrogate half cannot be one. */
 const wellFormed = (v: string) =>
@@ -22,11 +23,17 @@ export const DEFAULT_K_RANGE = { min: 2, max: 20 } as const;
  */
 export const K_RANGE_MAX_VALUES = 50;
 
-/** What a user submits with POST /v1/runs. Every field but `input` has a default. */
-export const runSpecSchema = z
+/** The run settings themselves, without the preset step (see {@link runSpecSchema}). */
+const runSpecObject = z
   .object({
     /** Optional human-readable name of the run. */
     name: z.string().max(200).optional(),
+    /**
+     * A named set of settings the run starts from (see PRESETS); settings given beside it
+     * win. The stored spec keeps the name and every value it resolved to. Default: none
+     * (the defaults below).
+     */
+    preset: z.enum(PRESET_NAMES).optional(),
     /** Where the images are: every object under bucket/prefix is an input image. */
     input: z
       .object({
@@ -148,9 +155,29 @@ export const runSpecSchema = z
         /**
          * How codes are prepared for clustering: "none" as encoded, "l2" each scaled to unit
          * length (k-means then compares the codes' directions). New images get the same.
-         * Default "none".
+         * Default "l2".
          */
-        normalize: z.enum(['none', 'l2']).default('none'),
+        normalize: z.enum(['none', 'l2']).default('l2'),
+        /**
+         * An optional manifold step between the codes and k-means: with method "umap" a UMAP
+         * layout is fitted on a sample of the (normalised) codes, every code is placed in it
+         * through its nearest sample codes, and k-means clusters those places. New images
+         * are placed the same way. "auto" (the default) is "umap" for codes of at most
+         * AUTO_MANIFOLD_MAX_DIM floats and "none" for wider ones, where placing every code
+         * would cost minutes (see manifoldFor).
+         */
+        manifold: z
+          .object({
+            method: z.enum(['auto', 'none', 'umap']).default('auto'),
+            /** Width of the layout. Default 10. */
+            dims: z.number().int().min(2).max(64).default(10),
+            /** Neighbours each code is tied to (lowered to the sample size − 1). Default 15. */
+            neighbors: z.number().int().min(2).max(200).default(15),
+            /** Codes the layout is fitted on, drawn across all shards. Default 5,000. */
+            sample: z.number().int().min(10).max(50_000).default(5000),
+          })
+          .strict()
+          .default({}),
         /** Codes per mini-batch step. Default 1024. */
         batchSize: z.number().int().min(16).max(65536).default(1024),
         /** Cap on mini-batch steps. Default 500. */
@@ -169,8 +196,27 @@ export const runSpecSchema = z
   })
   .strict();
 
-export type RunSpecInput = z.input<typeof runSpecSchema>;
-export type RunSpec = z.infer<typeof runSpecSchema>;
+/**
+ * What a user submits with POST /v1/runs. Every field but `input` has a default; a `preset`
+ * fills in its settings first, then the given ones override them.
+ */
+export const runSpecSchema = z.preprocess(withPreset, runSpecObject);
+
+/**
+ * Widest code (floats) that manifold method "auto" lays out: at 32×32 images and 8 code
+ * channels codes have 128 floats, at 64×64 512; placing n codes costs n × sample distances
+ * of this width.
+ */
+export const AUTO_MANIFOLD_MAX_DIM = 512;
+
+/** Whether a run with these k-means settings and codes of `codeDim` floats has a manifold. */
+export function manifoldFor(kmeans: RunSpec['kmeans'], codeDim: number): boolean {
+  const method = kmeans.manifold?.method ?? 'none';
+  return method === 'umap' || (method === 'auto' && codeDim <= AUTO_MANIFOLD_MAX_DIM);
+}
+
+export type RunSpecInput = z.input<typeof runSpecObject>;
+export type RunSpec = z.infer<typeof runSpecObject>;
 
 /** The pipeline's stages, in order. */
 export const STAGES = ['plan', 'preprocess', 'train', 'encode', 'cluster'] as const;

@@ -19,7 +19,13 @@ function issues(kmeans: unknown): string[] {
 }
 
 test('an integer k parses as before, with no kRange', () => {
-  const rest = { normalize: 'none', batchSize: 1024, maxSteps: 500, seed: 0 };
+  const rest = {
+    normalize: 'l2',
+    manifold: { method: 'auto', dims: 10, neighbors: 15, sample: 5000 },
+    batchSize: 1024,
+    maxSteps: 500,
+    seed: 0,
+  };
   assert.deepEqual(kmeansOf({ k: 7 }), { k: 7, ...rest });
   assert.deepEqual(kmeansOf(undefined), { k: 10, ...rest });
   assert.match(issues({ k: 1 })[0], /^kmeans\.k: /);

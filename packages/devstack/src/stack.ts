@@ -1,5 +1,6 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Storage } from '@imgcluster/storage';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import {
@@ -39,6 +40,12 @@ export interface LocalStack {
   logDir: string;
   /** Starts one more process of a service (e.g. to replace a killed one). */
   addService(name: ServiceName): Managed;
+  /**
+   * Where a service process serves /metrics, /healthz and /readyz: the API's own URL, or
+   * the port a worker picked (METRICS_PORT=0) as its log says once it listens (an info
+   * line: LOG_LEVEL info or lower).
+   */
+  metricsUrl(service: LocalStack['services'][number], timeoutMs?: number): Promise<string>;
   /** Stops every service, then the servers. */
   stop(): Promise<void>;
 }
@@ -58,6 +65,8 @@ export async function startStack(
   const apiPort = await freePort();
   const env = localEnv(redis, s3, {
     API_PORT: String(apiPort),
+    // Several workers run side by side: each picks a free port for metrics and probes.
+    METRICS_PORT: '0',
     ...(proxy ? { S3_ENDPOINT: proxy.endpoint } : {}),
     ...extraEnv,
   });
@@ -98,5 +107,35 @@ export async function startStack(
     await stop();
     throw err;
   }
-  return { redis, s3, proxy, apiUrl, env, storage, services, logDir, addService, stop };
+  const metricsUrl = async (service: LocalStack['services'][number], timeoutMs = 60_000) =>
+    service.name === 'api' ? apiUrl : listeningUrl(service.logFile, timeoutMs);
+  return {
+    redis,
+    s3,
+    proxy,
+    apiUrl,
+    env,
+    storage,
+    services,
+    logDir,
+    addService,
+    metricsUrl,
+    stop,
+  };
+}
+
+/** The URL a worker's log says its metrics and probe server listens on. */
+async function listeningUrl(logFile: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = readFileSync(logFile, 'utf8');
+    for (const line of text.split('\n')) {
+      if (!line.includes('metrics and probes listening')) continue;
+      const url = (JSON.parse(line) as { url?: string }).url;
+      if (url) return url;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${logFile}: no metrics server within ${timeoutMs} ms`);
+    await sleep(100);
+  }
 }

@@ -1,5 +1,6 @@
 import { STAGES, type Stage } from '@imgcluster/config';
-import type { RunStore } from './run-store.js';
+import { PermanentJobError } from './errors.js';
+import type { RunStatus, RunStore } from './run-store.js';
 import type { Producers } from './worker.js';
 
 /**
@@ -30,7 +31,8 @@ export async function resumeRun(
  * Marks a sharded stage running and queues its shards that have no result yet, under
  * the next stage's job: preprocess covers the plan's shards (`plan.detail.shards`),
  * encode the preprocess shards with at least one accepted image. Used on first hand-off
- * and on retry alike, so a shard is never redone.
+ * and on retry alike, so a shard is never redone. Before the first preprocess shard is
+ * queued, a run whose plan counted more images than its `maxImages` fails (permanently).
  */
 export async function queueShardStage(
   store: RunStore,
@@ -43,6 +45,7 @@ export async function queueShardStage(
   let shards: number[];
   if (stage === 'preprocess') {
     const status = await store.get(runId);
+    if (status) checkImageCount(status);
     shards = range(Number(status?.stages.plan.detail.shards ?? 0));
   } else {
     const accepted = await store.shardResults<{ accepted: number }>(runId, 'preprocess');
@@ -53,6 +56,19 @@ export async function queueShardStage(
   const todo = shards.filter((i) => !done.has(i)).sort((a, b) => a - b);
   const parent = stage === 'preprocess' ? 'train' : 'cluster';
   await producers.addShardFlow(runId, gen, stage, todo, parent, attempts);
+}
+
+/** Throws when the planned input holds more images than the run may have. */
+function checkImageCount(status: RunStatus): void {
+  const images = Number(status.stages.plan.detail.images ?? 0);
+  const max = status.maxImages;
+  if (max === undefined || images <= max) return;
+  const { bucket, prefix } = status.spec.input;
+  throw new PermanentJobError(
+    'TOO_MANY_IMAGES',
+    `too many images: ${images} input objects under s3://${bucket}/${prefix}, a run may have ` +
+      `at most ${max} (RUN_MAX_IMAGES): split the input into several prefixes`,
+  );
 }
 
 function range(n: number): number[] {

@@ -26,6 +26,13 @@ export interface StageStatus {
 /** Live status of a run. */
 export interface RunStatus {
   id: string;
+  /** The tenant that submitted it; only that tenant's credentials see and touch it. */
+  tenant: string;
+  /**
+   * Most input images the run may have (the API's RUN_MAX_IMAGES when it was submitted); a
+   * larger input fails the run when it is planned. Absent for runs submitted without one.
+   */
+  maxImages?: number;
   name?: string;
   state: RunState;
   createdAt: string;
@@ -45,6 +52,17 @@ export interface RunControl {
 }
 
 const TERMINAL: RunState[] = ['succeeded', 'failed', 'cancelled'];
+
+/** The tenant of runs submitted while the API is open (no API keys), and of older runs. */
+export const DEFAULT_TENANT = 'default';
+
+/** Who submits a run and what it may use; see {@link RunStore.create}. */
+export interface RunOwner {
+  /** Default {@link DEFAULT_TENANT}. */
+  tenant?: string;
+  /** Most input images the run may have; default: no limit. */
+  maxImages?: number;
+}
 
 // Sets a run's state unless it is already terminal. KEYS[1] run hash; ARGV state, time.
 const SET_STATE_LUA = `
@@ -99,21 +117,57 @@ export class RunStore {
   private get indexKey() {
     return `${this.prefix}:runs`;
   }
+  /** One tenant's runs by creation time (the run list a tenant pages through). */
+  private tenantIndexKey(tenant: string) {
+    return `${this.prefix}:runs:tenant:${tenant}`;
+  }
 
-  /** Records a new run as queued. */
-  async create(id: string, spec: RunSpec, now = new Date()): Promise<void> {
+  /** Records a new run as queued, owned by `owner.tenant`. */
+  async create(id: string, spec: RunSpec, now = new Date(), owner: RunOwner = {}): Promise<void> {
     const at = now.toISOString();
+    const tenant = owner.tenant ?? DEFAULT_TENANT;
     const multi = this.redis.multi();
     multi.hset(this.runKey(id), {
       state: 'queued',
       spec: JSON.stringify(spec),
       createdAt: at,
       updatedAt: at,
+      tenant,
+      ...(owner.maxImages !== undefined ? { maxImages: String(owner.maxImages) } : {}),
       ...(spec.name ? { name: spec.name } : {}),
     });
     for (const stage of STAGES) multi.hset(this.stageKey(id, stage), { state: 'pending' });
     multi.zadd(this.indexKey, now.getTime(), id);
+    multi.zadd(this.tenantIndexKey(tenant), now.getTime(), id);
     await multi.exec();
+  }
+
+  /**
+   * Gives runs recorded before runs had tenants to {@link DEFAULT_TENANT}, so they stay
+   * listed; returns how many it adopted. Idempotent: the API calls it at every start. Reads
+   * the whole run index in pages of 500 (one pass over all runs at start-up).
+   */
+  async adoptUntenantedRuns(): Promise<number> {
+    let adopted = 0;
+    for (let start = 0; ; start += 500) {
+      const flat = await this.redis.zrange(this.indexKey, start, start + 499, 'WITHSCORES');
+      if (flat.length === 0) return adopted;
+      const read = this.redis.multi();
+      for (let i = 0; i < flat.length; i += 2) read.hmget(this.runKey(flat[i]), 'tenant', 'state');
+      const replies = (await read.exec()) ?? [];
+      const write = this.redis.multi();
+      let writes = 0;
+      for (let i = 0; i < flat.length; i += 2) {
+        const [tenant, state] = (replies[i / 2]?.[1] ?? []) as (string | null)[];
+        if (tenant !== null || state === null) continue;
+        write.hset(this.runKey(flat[i]), 'tenant', DEFAULT_TENANT);
+        write.zadd(this.tenantIndexKey(DEFAULT_TENANT), flat[i + 1], flat[i]);
+        writes++;
+      }
+      if (writes > 0) await write.exec();
+      else write.discard();
+      adopted += writes;
+    }
   }
 
   /** True when the run exists. */
@@ -236,6 +290,8 @@ export class RunStore {
 
     return {
       id,
+      tenant: run.tenant ?? DEFAULT_TENANT,
+      ...(run.maxImages !== undefined ? { maxImages: Number(run.maxImages) } : {}),
       name: run.name,
       state: run.state as RunState,
       createdAt: run.createdAt,
@@ -256,18 +312,21 @@ export class RunStore {
 
   /**
    * Run ids, newest first, strictly older than `before` (a creation time in ms; default
-   * now and later). Returns the creation time of the last id as the next page's cursor, so
-   * runs submitted meanwhile never shift a page. Runs created in the same millisecond as a
-   * page's last one may be skipped (ids carry a millisecond timestamp: rare).
+   * now and later): `tenant`'s runs, or every run when no tenant is given. Returns the
+   * creation time of the last id as the next page's cursor, so runs submitted meanwhile
+   * never shift a page. Runs created in the same millisecond as a page's last one may be
+   * skipped (ids carry a millisecond timestamp: rare).
    */
   async list(
     before: number | undefined,
     limit: number,
+    tenant?: string,
   ): Promise<{ ids: string[]; total: number; next: number | null }> {
     const max = before === undefined ? '+inf' : `(${before}`;
+    const index = tenant === undefined ? this.indexKey : this.tenantIndexKey(tenant);
     const [flat, total] = await Promise.all([
-      this.redis.zrevrangebyscore(this.indexKey, max, '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 1),
-      this.redis.zcard(this.indexKey),
+      this.redis.zrevrangebyscore(index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 1),
+      this.redis.zcard(index),
     ]);
     const ids: string[] = [];
     const scores: number[] = [];

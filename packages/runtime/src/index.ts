@@ -3,18 +3,37 @@ import { hostname } from 'node:os';
 import { DelayedError, type Job, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadEnv, type Env, type Stage } from '@imgcluster/config';
-import { createLogger, type Logger } from '@imgcluster/logging';
+import { createLogger, maskSecrets, type Logger } from '@imgcluster/logging';
+import {
+  serviceMetrics,
+  startProbeServer,
+  type JobOutcome,
+  type ProbeServer,
+  type ServiceMetrics,
+} from '@imgcluster/observability';
 import { isPermanentStorageError, Storage, storageFromEnv } from '@imgcluster/storage';
 import {
   createRedis,
   PermanentJobError,
   Producers,
+  QUEUES,
   RunStore,
   startStageWorker,
   RunCancelledError,
   JobReleasedError,
   type RunJobData,
 } from '@imgcluster/queues';
+import { checkReadiness } from './readiness.js';
+import { checkRedisPolicy } from './redis-policy.js';
+
+export { checkReadiness, READY_CHECK_TIMEOUT_MS, type ReadinessOptions } from './readiness.js';
+export {
+  checkRedisPolicy,
+  readEvictionPolicy,
+  RedisPolicyError,
+  REQUIRED_POLICY,
+  type PolicyReading,
+} from './redis-policy.js';
 
 /** What every service has: parsed config, logger, Redis, storage, run status, producers. */
 export interface ServiceContext {
@@ -27,6 +46,10 @@ export interface ServiceContext {
   producers: Producers;
   /** The artifact bucket. */
   bucket: string;
+  /** This process's Prometheus metrics (one registry per process). */
+  metrics: ServiceMetrics;
+  /** The metrics and probe server of a worker service (see ContextOptions.probes). */
+  probes?: ProbeServer;
   /** Workers started in this process; closed together on shutdown. */
   workers: Worker[];
   /** Run first on shutdown, e.g. closing the HTTP server. */
@@ -38,10 +61,33 @@ export interface ServiceContext {
   stopping: boolean;
 }
 
-/** Builds a service's context from the environment; a bad variable fails here. */
-export function createContext(service: string, source: NodeJS.ProcessEnv = process.env) {
+/** Options of {@link createContext}. */
+export interface ContextOptions {
+  /**
+   * Start the metrics and probe server (/metrics, /healthz, /readyz) on METRICS_HOST and
+   * METRICS_PORT before anything waits on Redis: worker services. The API serves the same
+   * paths on its own port instead.
+   */
+  probes?: boolean;
+  /** Use these metrics instead of the process's (tests). */
+  metrics?: ServiceMetrics;
+}
+
+/**
+ * Builds a service's context from the environment; a bad variable fails here. Then checks
+ * Redis's maxmemory-policy (see checkRedisPolicy): a refusal is logged at fatal level and
+ * thrown, after the connections are closed.
+ */
+export async function createContext(
+  service: string,
+  source: NodeJS.ProcessEnv = process.env,
+  options: ContextOptions = {},
+): Promise<ServiceContext> {
   const env = loadEnv(source);
   const log = createLogger(service, env.LOG_LEVEL);
+  log.info({ config: maskSecrets(env) }, `${service} starting`);
+  const metrics = options.metrics ?? serviceMetrics();
+  metrics.setService(service);
   const redis = createRedis(env.REDIS_URL);
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
   const storage = storageFromEnv(env);
@@ -54,12 +100,32 @@ export function createContext(service: string, source: NodeJS.ProcessEnv = proce
     store: new RunStore(redis),
     producers: new Producers(redis),
     bucket: env.S3_BUCKET,
+    metrics,
     workers: [],
     beforeClose: [],
     stopping: false,
   };
   process.once('SIGTERM', () => void shutdown(ctx, 'SIGTERM'));
   process.once('SIGINT', () => void shutdown(ctx, 'SIGINT'));
+
+  try {
+    if (options.probes) {
+      ctx.probes = await startProbeServer({
+        host: env.METRICS_HOST,
+        port: env.METRICS_PORT,
+        metrics,
+        readiness: () => checkReadiness(ctx, { needsWorkers: true }),
+      });
+      log.info({ url: ctx.probes.url, port: ctx.probes.port }, 'metrics and probes listening');
+    }
+    await checkRedisPolicy(redis, env.REDIS_ALLOW_EVICTION, log);
+  } catch (err) {
+    log.fatal({ code: (err as { code?: string }).code }, (err as Error).message);
+    await ctx.probes?.close();
+    storage.close();
+    redis.disconnect();
+    throw err;
+  }
   return ctx;
 }
 
@@ -90,24 +156,30 @@ export async function runStageWorker<D extends RunJobData>(
     process: async (job, token) => {
       const shard = (job.data as { shard?: number }).shard;
       const log = ctx.log.child({ runId: job.data.runId, stage, shard, jobId: job.id });
+      const started = Date.now();
+      const observe = (outcome: JobOutcome) =>
+        ctx.metrics.observeJob(QUEUES[stage], stage, outcome, started);
       const skip = await skipReason(ctx, job.data);
       if (skip) {
+        observe('skipped');
         log.info({ skip }, 'job skipped');
         return { skipped: skip };
       }
-      const started = Date.now();
       log.debug({ attempt: job.attemptsMade + 1 }, 'job started');
       try {
         const result = await handler(job, log);
+        observe('completed');
         log.debug({ ms: Date.now() - started }, 'job finished');
         return result;
       } catch (err) {
         if (err instanceof JobReleasedError) {
+          observe('released');
           // Back to the queue now, not when the lock lapses; not a failed attempt.
           await job.moveToDelayed(Date.now(), token);
           log.info({ ms: Date.now() - started }, 'job released on shutdown');
           throw new DelayedError();
         }
+        observe(err instanceof RunCancelledError ? 'cancelled' : 'failed');
         if (isPermanentStorageError(err)) {
           const e = err as Error;
           throw new PermanentJobError('STORAGE_REFUSED', `object storage: ${e.name}: ${e.message}`);
@@ -118,8 +190,9 @@ export async function runStageWorker<D extends RunJobData>(
     onFinalFailure: async (job, err) => {
       if (err instanceof RunCancelledError || err.message.includes('was cancelled')) return;
       if (await skipReason(ctx, job.data)) return;
+      const shard = (job.data as { shard?: number }).shard;
       ctx.log.error(
-        { runId: job.data.runId, stage, jobId: job.id, err: err.message },
+        { runId: job.data.runId, stage, shard, jobId: job.id, err: err.message },
         'job failed',
       );
       await ctx.store.fail(job.data.runId, stage, err.message);
@@ -132,6 +205,18 @@ export async function runStageWorker<D extends RunJobData>(
   ctx.log.info({ queue: worker.name, concurrency }, `${ctx.service} worker ready`);
   startHeartbeat(ctx);
   return worker;
+}
+
+/**
+ * Observes the durations of a worker that runs outside runStageWorker (the encoder's assign
+ * jobs) from its events, labelled with `stage`.
+ */
+export function observeWorkerJobs(ctx: ServiceContext, worker: Worker, stage: string): void {
+  const observe = (job: Job | undefined, outcome: JobOutcome) => {
+    if (job?.processedOn) ctx.metrics.observeJob(worker.name, stage, outcome, job.processedOn);
+  };
+  worker.on('completed', (job) => observe(job, 'completed'));
+  worker.on('failed', (job) => observe(job, 'failed'));
 }
 
 let heartbeat: NodeJS.Timeout | undefined;

@@ -29,7 +29,7 @@ const check = (...args: string[]) =>
 
 test('a worker touches its heartbeat file while Redis answers', async () => {
   const file = join(dir, 'beat');
-  const ctx = createContext('test', {
+  const ctx = await createContext('test', {
     REDIS_URL: redis.url,
     S3_BUCKET: 'unused',
     HEARTBEAT_FILE: file,

@@ -6,18 +6,28 @@ import Fastify, {
   type FastifyInstance,
 } from 'fastify';
 import { runKeys, runSpecSchema, STAGES, type RunSpec } from '@imgcluster/config';
-import { resumeRun, RunStore, type RunStatus } from '@imgcluster/queues';
-import type { ServiceContext } from '@imgcluster/runtime';
+import { DEFAULT_TENANT, resumeRun, RunStore, type RunStatus } from '@imgcluster/queues';
+import { readinessBody, serviceMetrics } from '@imgcluster/observability';
+import { checkReadiness, type ServiceContext } from '@imgcluster/runtime';
 import { encodePng } from '@imgcluster/images';
 import { dataOffset, PREAMBLE_BYTES } from '@imgcluster/shard';
 import { guessContentType, ObjectNotFoundError } from '@imgcluster/storage';
 import { assignRoutes } from './assign.js';
+import { checkInTenantRoot, loadApiKeys, registerAuth, tenantRoot, type Caller } from './auth.js';
+import { registerRateLimit } from './rate-limit.js';
 import { registerDashboard } from './dashboard.js';
-import { ApiError } from './errors.js';
+import { ApiError, type ApiIssue } from './errors.js';
 import { isMissingBucket, uploadRoutes } from './uploads.js';
 import { registerDocs } from './openapi.js';
 import { getRun } from './runs.js';
-import { indexSchema, membersQuerySchema, runListQuerySchema } from './schemas.js';
+import {
+  BUCKET_NAME_RULE,
+  hasControlCharacters,
+  indexSchema,
+  isStorageBucketName,
+  membersQuerySchema,
+  runListQuerySchema,
+} from './schemas.js';
 import { parse } from './validate.js';
 
 /** One cluster's summary as the cluster worker wrote it (clusters.json). */
@@ -38,9 +48,10 @@ interface ClusterMembers {
 
 /** Builds the API (routes, docs, dashboard, error handling); listening is the caller's. */
 export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
+  const keyring = await loadApiKeys(ctx.env);
   const app = Fastify({
     loggerInstance: ctx.log as unknown as FastifyBaseLogger,
-    bodyLimit: 1024 * 1024,
+    bodyLimit: ctx.env.API_BODY_MAX_BYTES,
     // URLs the router cannot even parse get the same error shape as everything else.
     frameworkErrors: (err, _request, reply: FastifyReply) => {
       const code =
@@ -51,7 +62,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    const apiErr = toApiError(err);
+    const apiErr = toApiError(err, ctx.env.API_BODY_MAX_BYTES);
     if (apiErr.status >= 500) request.log.error({ err }, 'request failed');
     void reply.status(apiErr.status).send(apiErr.toBody());
   });
@@ -61,24 +72,61 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
       .send(new ApiError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url}`).toBody());
   });
 
-  app.get('/healthz', async () => ({ ok: true }));
-  app.get('/readyz', async (_request, reply) => {
-    try {
-      await ctx.redis.ping();
-      await ctx.storage.ensureBucket(ctx.bucket);
-      return { ok: true };
-    } catch (err) {
-      return reply.status(503).send({ ok: false, error: (err as Error).message });
-    }
+  // ---- Access: API keys and tenants, rate limits, the route list (auth.ts, rate-limit.ts) ----
+  const routes: RegisteredRoute[] = [];
+  registeredRoutes.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
   });
+  registerAuth(app, keyring);
+  if (keyring.open) {
+    ctx.log.warn(
+      'NO API KEYS CONFIGURED (API_KEYS, API_KEYS_FILE): the API is open to anyone who can ' +
+        `reach it, and every request acts as tenant "${DEFAULT_TENANT}"`,
+    );
+  } else {
+    ctx.log.info({ tenants: keyring.tenants }, 'API keys configured: /v1 routes need a key');
+  }
+  await registerRateLimit(app, ctx);
+  const rootOf = (caller: Caller) => tenantRoot(keyring, caller);
+  // ---- end of access ----
+
+  // ---- Observability: probes, /metrics, request durations (packages/observability) ----
+  // A context assembled by hand (tests) may come without metrics: the process's are used.
+  const metrics = ctx.metrics ?? serviceMetrics();
+  metrics.watchQueues(() => [
+    ...STAGES.map((stage) => ctx.producers.queue(stage)),
+    ctx.producers.assignQueue(),
+  ]);
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const labels = { method: request.method, route, status_code: reply.statusCode };
+    metrics.requestDuration.observe(labels, reply.elapsedTime / 1000);
+  });
+  app.get('/healthz', async () => ({ ok: true }));
+  // Redis PING and HEAD of the artifact bucket, each within 2 s; 503 names what failed.
+  app.get('/readyz', async (_request, reply) => {
+    const readiness = await checkReadiness(ctx);
+    return reply.status(readiness.ready ? 200 : 503).send(readinessBody(readiness));
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const { body, contentType } = await metrics.render();
+    return reply.header('content-type', contentType).send(body);
+  });
+  // ---- end of observability ----
 
   app.post('/v1/runs', async (request, reply) => {
     const spec = parse(runSpecSchema, request.body ?? {}, 'body');
+    checkLimits(ctx, spec);
+    checkInputAccess(ctx, spec, rootOf(request.caller));
     await checkInputs(ctx, spec);
 
     const id = newRunId();
     await ctx.storage.putJson(ctx.bucket, runKeys(id).spec, spec);
-    await ctx.store.create(id, spec);
+    await ctx.store.create(id, spec, new Date(), {
+      tenant: request.caller.tenant,
+      maxImages: ctx.env.RUN_MAX_IMAGES,
+    });
     await ctx.producers.addRunJob(id, 0, 'plan', ctx.env.JOB_ATTEMPTS);
     request.log.info({ runId: id }, 'run submitted');
     return reply.status(202).send({ id, state: 'queued', url: `/v1/runs/${id}` });
@@ -87,7 +135,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
   app.get('/v1/runs', async (request) => {
     const query = parse(runListQuerySchema, request.query, 'query');
     const before = query.cursor === undefined ? undefined : Number(query.cursor);
-    const { ids, total, next } = await ctx.store.list(before, query.limit);
+    const { ids, total, next } = await ctx.store.list(before, query.limit, request.caller.tenant);
     const runs = (await Promise.all(ids.map((id) => ctx.store.get(id)))).filter(
       (r): r is RunStatus => r !== undefined,
     );
@@ -95,7 +143,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
   });
 
   app.get<{ Params: { id: string } }>('/v1/runs/:id', async (request) => {
-    const status = await getRun(ctx, request.params.id);
+    const status = await getRun(ctx, request.params.id, request.caller.tenant);
     const shards = await ctx.store.shardResults<{
       accepted: number;
       rejected: number;
@@ -113,7 +161,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
   });
 
   app.delete<{ Params: { id: string } }>('/v1/runs/:id', async (request, reply) => {
-    const status = await getRun(ctx, request.params.id);
+    const status = await getRun(ctx, request.params.id, request.caller.tenant);
     if (RunStore.isTerminal(status.state)) {
       throw new ApiError('RUN_FINISHED', `run ${status.id} has already ${status.state}`);
     }
@@ -128,7 +176,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
   });
 
   app.post<{ Params: { id: string } }>('/v1/runs/:id/retry', async (request, reply) => {
-    const status = await getRun(ctx, request.params.id);
+    const status = await getRun(ctx, request.params.id, request.caller.tenant);
     const { gen, previous } = await ctx.store.reopen(status.id);
     if (gen === undefined) {
       throw new ApiError(
@@ -148,7 +196,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
   });
 
   app.get<{ Params: { id: string } }>('/v1/runs/:id/artifacts', async (request) => {
-    const status = await getRun(ctx, request.params.id);
+    const status = await getRun(ctx, request.params.id, request.caller.tenant);
     const root = `${runKeys(status.id).root}/`;
     const objects = await ctx.storage.list(ctx.bucket, root);
     const manifest = await ctx.storage.getJsonIfExists<Record<string, unknown>>(
@@ -174,7 +222,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
   app.get<{ Params: { id: string; '*': string } }>(
     '/v1/runs/:id/artifacts/*',
     async (request, reply) => {
-      const status = await getRun(ctx, request.params.id);
+      const status = await getRun(ctx, request.params.id, request.caller.tenant);
       const path = request.params['*'];
       const parts = path.split('/');
       const tooLong = path.length > 512 || parts.some((p) => p.length > 200);
@@ -233,7 +281,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
   };
 
   app.get<{ Params: { id: string } }>('/v1/runs/:id/clusters', async (request) => {
-    const status = await getRun(ctx, request.params.id);
+    const status = await getRun(ctx, request.params.id, request.caller.tenant);
     const summaries = await clusterSummaries(status);
     const base = `/v1/runs/${status.id}`;
     return {
@@ -258,7 +306,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
     '/v1/runs/:id/clusters/:c/members',
     async (request) => {
       const query = parse(membersQuerySchema, request.query, 'query');
-      const status = await getRun(ctx, request.params.id);
+      const status = await getRun(ctx, request.params.id, request.caller.tenant);
       const file = await clusterMembers(status, request.params.c);
       const start = query.cursor === undefined ? 0 : Number(query.cursor);
       const page = file.members.slice(start, start + query.limit);
@@ -280,8 +328,8 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
     },
   );
 
-  const memberAt = async (params: { id: string; c: string; rank: string }) => {
-    const status = await getRun(ctx, params.id);
+  const memberAt = async (params: { id: string; c: string; rank: string }, caller: Caller) => {
+    const status = await getRun(ctx, params.id, caller.tenant);
     const file = await clusterMembers(status, params.c);
     const member = indexSchema.safeParse(params.rank).success
       ? file.members[Number(params.rank)]
@@ -298,7 +346,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
   app.get<{ Params: { id: string; c: string; rank: string } }>(
     '/v1/runs/:id/clusters/:c/members/:rank/image',
     async (request, reply) => {
-      const { status, member } = await memberAt(request.params);
+      const { status, member } = await memberAt(request.params, request.caller);
       // The original input image, as uploaded.
       return sendObject(ctx, reply, member.key, status.spec.input.bucket);
     },
@@ -307,7 +355,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
   app.get<{ Params: { id: string; c: string; rank: string } }>(
     '/v1/runs/:id/clusters/:c/members/:rank/thumbnail',
     async (request, reply) => {
-      const { status, member } = await memberAt(request.params);
+      const { status, member } = await memberAt(request.params, request.caller);
       // The image as the model saw it (resized), read from its shard with ranged reads.
       const { size, channels } = status.spec.image;
       const itemBytes = size * size * channels;
@@ -321,7 +369,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
   );
 
   app.get<{ Params: { id: string } }>('/v1/runs/:id/report', async (request, reply) => {
-    const status = await getRun(ctx, request.params.id);
+    const status = await getRun(ctx, request.params.id, request.caller.tenant);
     const html = await ctx.storage
       .get(ctx.bucket, runKeys(status.id).report)
       .catch((err: unknown) => {
@@ -337,8 +385,8 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
     return reply.header('content-type', 'text/html; charset=utf-8').send(page);
   });
 
-  void app.register(uploadRoutes(ctx));
-  void app.register(assignRoutes(ctx));
+  void app.register(uploadRoutes(ctx, keyring));
+  void app.register(assignRoutes(ctx, keyring));
   await registerDocs(app);
   await registerDashboard(app, ctx);
 
@@ -368,6 +416,52 @@ async function sendObject(
   }
 }
 
+/** Refuses what a run asks beyond this API's limits (RUN_MAX_K, RUN_MAX_IMAGE_SIZE). */
+function checkLimits(ctx: ServiceContext, spec: RunSpec) {
+  const issues: ApiIssue[] = [];
+  const maxK = ctx.env.RUN_MAX_K;
+  const maxSize = ctx.env.RUN_MAX_IMAGE_SIZE;
+  if (typeof spec.kmeans.k === 'number' && spec.kmeans.k > maxK)
+    issues.push({ path: 'body.kmeans.k', message: `must be at most ${maxK} (RUN_MAX_K)` });
+  if (spec.kmeans.kRange && spec.kmeans.kRange.max > maxK)
+    issues.push({ path: 'body.kmeans.kRange.max', message: `must be at most ${maxK} (RUN_MAX_K)` });
+  if (spec.image.size > maxSize) {
+    const message = `must be at most ${maxSize} (RUN_MAX_IMAGE_SIZE)`;
+    issues.push({ path: 'body.image.size', message });
+  }
+  if (issues.length > 0) throw new ApiError('VALIDATION_FAILED', 'invalid body', issues);
+}
+
+/**
+ * The objects a run reads must be the caller's: bucket names object stores accept, never the
+ * artifact bucket (other runs' data), no `.` or `..` prefix segments (which file-backed stores
+ * could resolve elsewhere) nor control characters, and with API keys, input prefix and labels
+ * key under the tenant's root.
+ */
+function checkInputAccess(ctx: ServiceContext, spec: RunSpec, root: string | undefined) {
+  const issues: ApiIssue[] = [];
+  for (const [path, bucket] of [
+    ['body.input.bucket', spec.input.bucket],
+    ['body.labels.bucket', spec.labels?.bucket],
+  ] as const) {
+    if (bucket === undefined) continue;
+    if (!isStorageBucketName(bucket)) issues.push({ path, message: BUCKET_NAME_RULE });
+    else if (bucket === ctx.bucket)
+      issues.push({ path, message: 'the artifact bucket only holds run artifacts' });
+  }
+  const { prefix } = spec.input;
+  if (prefix.split('/').some((part) => part === '.' || part === '..'))
+    issues.push({ path: 'body.input.prefix', message: "must not have '.' or '..' segments" });
+  if (hasControlCharacters(prefix))
+    issues.push({ path: 'body.input.prefix', message: 'must not have control characters' });
+  if (spec.labels && hasControlCharacters(spec.labels.key))
+    issues.push({ path: 'body.labels.key', message: 'must not have control characters' });
+  if (issues.length > 0) throw new ApiError('VALIDATION_FAILED', 'invalid body', issues);
+
+  checkInTenantRoot(root, prefix, 'body.input.prefix', 'input prefixes');
+  if (spec.labels) checkInTenantRoot(root, spec.labels.key, 'body.labels.key');
+}
+
 async function checkInputs(ctx: ServiceContext, spec: RunSpec) {
   try {
     await ctx.storage.list(spec.input.bucket, `${spec.input.prefix}\u0000`);
@@ -389,17 +483,42 @@ async function checkInputs(ctx: ServiceContext, spec: RunSpec) {
   }
 }
 
-function toApiError(err: FastifyError): ApiError {
+function toApiError(err: FastifyError, bodyLimit: number): ApiError {
   if (err instanceof ApiError) return err;
+  const body = (message: string) => [{ path: 'body', message }];
   if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError)
-    return new ApiError('INVALID_JSON', err.message);
+    return new ApiError('INVALID_JSON', err.message, body('not valid JSON'));
   if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
-    return new ApiError('INVALID_JSON', 'the JSON body is empty');
-  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new ApiError('UNSUPPORTED_MEDIA_TYPE');
-  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new ApiError('BODY_TOO_LARGE');
+    return new ApiError('INVALID_JSON', 'the JSON body is empty', body('empty'));
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return new ApiError('UNSUPPORTED_MEDIA_TYPE', undefined, [
+      { path: 'headers.content-type', message: 'must be application/json' },
+    ]);
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return new ApiError(
+      'BODY_TOO_LARGE',
+      `the request body is larger than ${bodyLimit} bytes (API_BODY_MAX_BYTES)`,
+      body(`larger than ${bodyLimit} bytes`),
+    );
+  // The docs' static files refuse paths such as a//b with 403: no such file, like any other.
+  if (err.statusCode === 403 || err.statusCode === 404)
+    return new ApiError('ROUTE_NOT_FOUND', `no such path (${err.message})`);
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
     return new ApiError('VALIDATION_FAILED', err.message);
   return new ApiError('INTERNAL');
+}
+
+/** A route as Fastify registered it: one method and the URL pattern. */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+}
+
+const registeredRoutes = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route of an app built by buildApp, HEAD and the docs' and dashboard's included. */
+export function routesOf(app: FastifyInstance): RegisteredRoute[] {
+  return [...(registeredRoutes.get(app) ?? [])];
 }
 
 function newRunId(): string {

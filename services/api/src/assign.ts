@@ -13,6 +13,7 @@ import { runKeys } from '@imgcluster/config';
 import { initBackend } from '@imgcluster/model';
 import { jobIds, type AssignJobInput, type RunStatus } from '@imgcluster/queues';
 import type { ServiceContext } from '@imgcluster/runtime';
+import { checkInTenantRoot, tenantRoot, type ApiKeyring } from './auth.js';
 import { ApiError } from './errors.js';
 import { getRun } from './runs.js';
 import { isMissingBucket } from './uploads.js';
@@ -30,7 +31,7 @@ import { parse } from './validate.js';
  * Up to ASSIGN_SYNC_MAX images are assigned in the API process and answered at once
  * (200); more become an assign job for the encoder pool (202, then poll).
  */
-export function assignRoutes(ctx: ServiceContext): FastifyPluginAsync {
+export function assignRoutes(ctx: ServiceContext, keyring: ApiKeyring): FastifyPluginAsync {
   const models = new RunModelCache(ctx.storage, ctx.bucket);
   let backend: Promise<unknown> | undefined;
   const withModel = async <T>(status: RunStatus, work: (model: RunModel) => Promise<T>) => {
@@ -55,7 +56,7 @@ export function assignRoutes(ctx: ServiceContext): FastifyPluginAsync {
 
     const route = { bodyLimit: ASSIGN_BODY_LIMIT };
     scope.post<{ Params: { id: string } }>('/v1/runs/:id/assign', route, async (request, reply) => {
-      const status = await succeededRun(ctx, request.params.id);
+      const status = await succeededRun(ctx, request.params.id, request.caller.tenant);
       const assignment = `asg_${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
 
       let staged: AssignJobInput[];
@@ -75,6 +76,8 @@ export function assignRoutes(ctx: ServiceContext): FastifyPluginAsync {
           );
         }
         const body = parse(assignBodySchema, request.body ?? {}, 'body');
+        const root = tenantRoot(keyring, request.caller);
+        body.keys.forEach((key, i) => checkInTenantRoot(root, key, `body.keys.${i}`));
         const bucket = body.bucket ?? status.spec.input.bucket;
         if (bucket === ctx.bucket) {
           throw new ApiError(
@@ -111,7 +114,7 @@ export function assignRoutes(ctx: ServiceContext): FastifyPluginAsync {
     scope.get<{ Params: { id: string; aid: string } }>(
       '/v1/runs/:id/assignments/:aid',
       async (request) => {
-        const { status, aid, job } = await assignmentOf(ctx, request.params);
+        const { status, aid, job } = await assignmentOf(ctx, request.params, request.caller.tenant);
         const state = await job.getState();
         const progress = job.progress as { done?: number; total?: number } | number;
         const total = job.data.inputs.length;
@@ -143,7 +146,7 @@ export function assignRoutes(ctx: ServiceContext): FastifyPluginAsync {
     scope.get<{ Params: { id: string; aid: string } }>(
       '/v1/runs/:id/assignments/:aid/results',
       async (request, reply) => {
-        const { status, aid, job } = await assignmentOf(ctx, request.params);
+        const { status, aid, job } = await assignmentOf(ctx, request.params, request.caller.tenant);
         if ((await job.getState()) !== 'completed') {
           throw new ApiError('ASSIGNMENT_NOT_FINISHED', `assignment ${aid} has not succeeded yet`);
         }
@@ -181,8 +184,8 @@ async function checkBucket(ctx: ServiceContext, bucket: string, isInputBucket: b
   }
 }
 
-async function succeededRun(ctx: ServiceContext, id: string): Promise<RunStatus> {
-  const status = await getRun(ctx, id);
+async function succeededRun(ctx: ServiceContext, id: string, tenant: string): Promise<RunStatus> {
+  const status = await getRun(ctx, id, tenant);
   if (status.state !== 'succeeded') {
     throw new ApiError(
       'RUN_NOT_FINISHED',
@@ -192,8 +195,12 @@ async function succeededRun(ctx: ServiceContext, id: string): Promise<RunStatus>
   return status;
 }
 
-async function assignmentOf(ctx: ServiceContext, params: { id: string; aid: string }) {
-  const status = await getRun(ctx, params.id);
+async function assignmentOf(
+  ctx: ServiceContext,
+  params: { id: string; aid: string },
+  tenant: string,
+) {
+  const status = await getRun(ctx, params.id, tenant);
   const job = assignmentIdSchema.safeParse(params.aid).success
     ? await ctx.producers.assignQueue().getJob(jobIds.assign(status.id, params.aid))
     : undefined;

@@ -32,6 +32,19 @@ export const API_ERRORS = {
   TOO_MANY_IMAGES: { status: 413, message: 'too many images in one request' },
   ASSIGNMENT_NOT_FOUND: { status: 404, message: 'the run has no such assignment' },
   ASSIGNMENT_NOT_FINISHED: { status: 409, message: 'the assignment has not finished (yet)' },
+  API_KEY_REQUIRED: {
+    status: 401,
+    message: 'this API needs a key: send Authorization: Bearer <key>',
+  },
+  API_KEY_INVALID: { status: 401, message: 'the API key is not valid' },
+  OUTSIDE_TENANT_PREFIX: {
+    status: 403,
+    message: "with this API key, object keys and prefixes must start with the tenant's name",
+  },
+  RATE_LIMITED: {
+    status: 429,
+    message: 'too many requests with this credential: wait the seconds in Retry-After',
+  },
   STORAGE_UNAVAILABLE: { status: 503, message: 'object storage did not answer' },
   INTERNAL: { status: 500, message: 'internal error' },
 } as const;

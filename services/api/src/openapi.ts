@@ -89,9 +89,19 @@ export interface RouteDoc {
   };
   /** Answers other than errors, by HTTP status. */
   responses: Record<number, ResponseDoc>;
-  /** The error codes the route answers with; INTERNAL (500) is added to every route. */
+  /**
+   * The error codes the route answers with; INTERNAL (500) is added to every route, and the
+   * key and rate-limit errors (ACCESS_ERRORS) to every /v1 route.
+   */
   errors: ErrorRef[];
 }
+
+/** Errors of every /v1 route: a missing or unknown API key, and the rate limit. */
+export const ACCESS_ERRORS: ApiErrorCode[] = [
+  'API_KEY_REQUIRED',
+  'API_KEY_INVALID',
+  'RATE_LIMITED',
+];
 
 const runParams = z.object({ id: runIdSchema }).strict();
 const clusterParams = z.object({ id: runIdSchema, c: indexSchema }).strict();
@@ -162,6 +172,7 @@ export const API_ROUTES: RouteDoc[] = [
       'BODY_TOO_LARGE',
       'INPUT_BUCKET_NOT_FOUND',
       'LABELS_NOT_FOUND',
+      'OUTSIDE_TENANT_PREFIX',
       'STORAGE_UNAVAILABLE',
     ],
   },
@@ -324,6 +335,7 @@ export const API_ROUTES: RouteDoc[] = [
       'VALIDATION_FAILED',
       'UPLOAD_BUCKET_RESERVED',
       'UPLOAD_TOO_LARGE',
+      'OUTSIDE_TENANT_PREFIX',
       'STORAGE_UNAVAILABLE',
     ],
   },
@@ -344,6 +356,7 @@ export const API_ROUTES: RouteDoc[] = [
       'VALIDATION_FAILED',
       'UPLOAD_BUCKET_RESERVED',
       { code: 'INPUT_BUCKET_NOT_FOUND', status: 404 },
+      'OUTSIDE_TENANT_PREFIX',
       'STORAGE_UNAVAILABLE',
     ],
   },
@@ -380,6 +393,7 @@ export const API_ROUTES: RouteDoc[] = [
       'NO_IMAGES',
       'TOO_MANY_IMAGES',
       'UPLOAD_TOO_LARGE',
+      'OUTSIDE_TENANT_PREFIX',
       'RUN_NOT_FOUND',
       'RUN_NOT_FINISHED',
     ],
@@ -412,7 +426,10 @@ export interface OpenApiDocument {
   info: { title: string; version: string; description: string };
   tags: { name: string; description: string }[];
   paths: Record<string, Record<string, OpenApiOperation>>;
-  components: { schemas: Record<string, JsonSchema> };
+  components: {
+    schemas: Record<string, JsonSchema>;
+    securitySchemes: Record<string, JsonSchema>;
+  };
 }
 
 export interface OpenApiOperation {
@@ -421,6 +438,8 @@ export interface OpenApiOperation {
   summary: string;
   description?: string;
   parameters?: OpenApiParameter[];
+  /** The API key (bearer) on /v1 routes; it is needed only where the API has keys set. */
+  security?: Record<string, string[]>[];
   requestBody?: { description: string; required: true; content: Record<string, MediaType> };
   responses: Record<string, { description: string; content?: Record<string, MediaType> }>;
 }
@@ -495,15 +514,27 @@ export function openApiDocument(routes: readonly RouteDoc[] = API_ROUTES): OpenA
       description:
         'Sorts unlabeled image collections into groups. Submit a run over the images under an ' +
         'object-storage prefix, poll it, then browse its clusters. Every error answers ' +
-        '`{ error: { code, message, issues? } }` with a stable code.',
+        '`{ error: { code, message, issues? } }` with a stable code. Where the API has keys ' +
+        'configured, every /v1 route needs `Authorization: Bearer <key>` and acts for the ' +
+        "key's tenant: other tenants' runs answer 404 as missing ones do.",
     },
     tags: TAGS,
     paths,
-    components: { schemas: { Error: toOpenApiSchema(errorBodySchema) } },
+    components: {
+      schemas: { Error: toOpenApiSchema(errorBodySchema) },
+      securitySchemes: {
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An API key made with `imgcluster keys create --tenant NAME`.',
+        },
+      },
+    },
   };
 }
 
 function operation(route: RouteDoc): OpenApiOperation {
+  const keyed = route.path.startsWith('/v1/');
   const parameters = [
     ...pathParameters(route),
     ...(route.query ? parameterList(route.query, 'query') : []),
@@ -514,6 +545,7 @@ function operation(route: RouteDoc): OpenApiOperation {
     summary: route.summary,
     ...(route.description ? { description: route.description } : {}),
     ...(parameters.length > 0 ? { parameters } : {}),
+    ...(keyed ? { security: [{ apiKey: [] }] } : {}),
     responses: {},
   };
 
@@ -548,7 +580,8 @@ function operation(route: RouteDoc): OpenApiOperation {
         : { [response.contentType ?? 'application/octet-stream']: { schema: binary } },
     };
   }
-  for (const [status, codes] of errorsByStatus([...route.errors, 'INTERNAL'])) {
+  const errors = [...route.errors, ...(keyed ? ACCESS_ERRORS : []), 'INTERNAL' as const];
+  for (const [status, codes] of errorsByStatus(errors)) {
     op.responses[status] = {
       description: codes.join(', '),
       content: {

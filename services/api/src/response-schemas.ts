@@ -111,6 +111,10 @@ const stageStatusSchema = z.object({
 /** GET /v1/runs/:id: the run's full status, its spec with every default filled in. */
 export const runStatusSchema = z.object({
   id: z.string(),
+  /** The tenant of the key that submitted it (`default` while the API is open). */
+  tenant: z.string(),
+  /** Most input images the run may have (RUN_MAX_IMAGES when it was submitted). */
+  maxImages: z.number().int().optional(),
   name: z.string().optional(),
   state: runState,
   createdAt: time,

@@ -6,6 +6,32 @@ import { bucketName, keyPrefix, objectKey } from '@imgcluster/config';
  * is generated from them, so the two cannot drift apart.
  */
 
+/** What a bucket name must be (see storageBucketName). */
+export const BUCKET_NAME_RULE =
+  'must be a valid S3 bucket name: dot-separated labels of lower-case letters, digits and ' +
+  'hyphens, each starting and ending with a letter or digit, not an IP address';
+
+/**
+ * A bucket name object stores accept, stricter than the run spec's `bucketName`: dot-separated
+ * labels of lower-case letters, digits and hyphens, each starting and ending with a letter or
+ * digit (so no `..`, `-.` or `.-`), not an IPv4 address, and none of S3's reserved prefixes and
+ * suffixes. Names the stores would refuse are a 400 here, not an error from storage.
+ */
+export const storageBucketName = bucketName.refine(
+  // A name the base schema refuses already has its issue: one issue per field.
+  (name) => !bucketName.safeParse(name).success || isStorageBucketName(name),
+  { message: BUCKET_NAME_RULE },
+);
+
+/** True for a bucket name object stores accept (see storageBucketName). */
+export function isStorageBucketName(name: string): boolean {
+  const labels = name.split('.');
+  if (!labels.every((label) => /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/.test(label))) return false;
+  if (/^\d{1,3}(?:\.\d{1,3}){3}$/.test(name)) return false;
+  if (/^(?:xn--|sthree-|amzn-s3-demo-)/.test(name)) return false;
+  return !/(?:-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(name);
+}
+
 export const runIdSchema = z.string().regex(/^run_[a-z0-9]{6,40}$/);
 
 export const runListQuerySchema = z
@@ -35,12 +61,26 @@ export const membersQuerySchema = z
 export const indexSchema = z.string().regex(/^\d{1,9}$/);
 
 /**
- * The key of an object the API writes (uploads) or reads by name (assign): no `.` or `..`
- * segments, which path-style URLs would resolve into another bucket, and each segment at
- * most 255 bytes (object stores that keep objects as files, MinIO among them, allow no
- * longer).
+ * True when text has a C0 control character or DEL: object stores differ on them (MinIO and
+ * file-backed stores refuse NUL) and XML listings cannot carry most of them.
+ */
+export function hasControlCharacters(text: string): boolean {
+  return /[\u0000-\u001f\u007f]/.test(text);
+}
+
+/**
+ * The key of an object the API writes (uploads) or reads by name (assign): no control
+ * characters, no `.` or `..`
+ * segments, which path-style URLs would resolve into another bucket, no empty segments (a
+ * leading, trailing or doubled `/`), and each segment at most 255 bytes (object stores that
+ * keep objects as files, MinIO among them, allow neither).
  */
 export const uploadKey = objectKey
+  .refine((key) => !hasControlCharacters(key), 'must not have control characters')
+  .refine(
+    (key) => !key.split('/').some((part) => part === ''),
+    "must not start or end with '/' or have '//'",
+  )
   .refine(
     (key) => !key.split('/').some((part) => part === '.' || part === '..'),
     "must not have '.' or '..' segments",
@@ -50,13 +90,15 @@ export const uploadKey = objectKey
     'must not have a segment longer than 255 bytes',
   );
 
-export const uploadTargetSchema = z.object({ bucket: bucketName, key: uploadKey }).strict();
-export const bucketParamsSchema = z.object({ bucket: bucketName }).strict();
+export const uploadTargetSchema = z.object({ bucket: storageBucketName, key: uploadKey }).strict();
+export const bucketParamsSchema = z.object({ bucket: storageBucketName }).strict();
 
 export const uploadListQuerySchema = z
   .object({
     /** Only keys starting with this. Default '' (the whole bucket). */
-    prefix: keyPrefix.default(''),
+    prefix: keyPrefix
+      .refine((prefix) => !hasControlCharacters(prefix), 'must not have control characters')
+      .default(''),
     /** Opaque cursor from the previous page's `next`. */
     cursor: z
       .string()
@@ -76,7 +118,7 @@ export const assignBodySchema = z
     /** Object keys of the images, 1..10,000. */
     keys: z.array(uploadKey).min(1).max(ASSIGN_MAX_IMAGES),
     /** The bucket they are in. Default: the run's input bucket. */
-    bucket: bucketName.optional(),
+    bucket: storageBucketName.optional(),
   })
   .strict();
 

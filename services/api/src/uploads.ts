@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import type { ServiceContext } from '@imgcluster/runtime';
 import { guessContentType } from '@imgcluster/storage';
+import { checkInTenantRoot, tenantRoot, type ApiKeyring } from './auth.js';
 import { ApiError } from './errors.js';
 import { bucketParamsSchema, uploadListQuerySchema, uploadTargetSchema } from './schemas.js';
 import { parse } from './validate.js';
@@ -11,7 +12,8 @@ import { parse } from './validate.js';
  *   PUT /v1/uploads/:bucket/<key>   the raw file bytes → 201 {bucket, key, bytes}
  *   GET /v1/uploads/:bucket         one page of {key, bytes} under ?prefix=
  *
- * Any bucket but the artifact bucket; a bucket is created by its first upload.
+ * Any bucket but the artifact bucket; a bucket is created by its first upload. With API keys,
+ * a tenant's keys (and listed prefixes) start with `<tenant>/`.
  */
 
 /** True when object storage says the bucket does not exist. */
@@ -21,7 +23,7 @@ export function isMissingBucket(err: unknown): boolean {
 }
 
 /** The upload routes, in a scope of their own: any content type is read as raw bytes here. */
-export function uploadRoutes(ctx: ServiceContext): FastifyPluginAsync {
+export function uploadRoutes(ctx: ServiceContext, keyring: ApiKeyring): FastifyPluginAsync {
   const maxBytes = ctx.env.UPLOAD_MAX_BYTES;
 
   return async (scope) => {
@@ -61,6 +63,7 @@ export function uploadRoutes(ctx: ServiceContext): FastifyPluginAsync {
           'params',
         );
         refuseArtifactBucket(ctx, bucket);
+        checkInTenantRoot(tenantRoot(keyring, request.caller), key, 'params.key');
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 
         try {
@@ -83,6 +86,8 @@ export function uploadRoutes(ctx: ServiceContext): FastifyPluginAsync {
       const { bucket } = parse(bucketParamsSchema, request.params, 'params');
       const query = parse(uploadListQuerySchema, request.query, 'query');
       refuseArtifactBucket(ctx, bucket);
+      const root = tenantRoot(keyring, request.caller);
+      checkInTenantRoot(root, query.prefix, 'query.prefix', 'listed prefixes');
       const after =
         query.cursor === undefined ? undefined : Buffer.from(query.cursor, 'base64url').toString();
       const page = await listPage(ctx, bucket, query.prefix, after, query.limit);

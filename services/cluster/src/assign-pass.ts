@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { assign, prepareCodes, Rng, type CodeNormalization } from '@imgcluster/kmeans';
+import { assign, Rng } from '@imgcluster/kmeans';
+import type { CodeShards } from './choose-k.js';
 import type { CodeSource } from './code-source.js';
 
 /** Where one image sits: its shard and row there. */
@@ -39,18 +40,19 @@ export const NEAREST_KEPT = 16;
 export const RANDOM_KEPT = 8;
 
 /**
- * One pass over every code shard: each code's nearest centroid and squared distance (of the
- * codes prepared as `normalize` says), and per cluster the mean raw code, mean attention map,
- * nearest and random members.
+ * One pass over every code shard: each code's nearest centroid and squared distance in the
+ * space k-means worked in (`prepared`, `preparedDim` floats per code), and per cluster the
+ * mean raw code (`dim` floats), mean attention map, nearest and random members.
  */
 export async function assignAll(
   source: CodeSource,
+  prepared: CodeShards,
   centroids: Float32Array,
   k: number,
   dim: number,
+  preparedDim: number,
   attentionSize: number,
   seed: number,
-  normalize: CodeNormalization,
   onShard: (done: number) => Promise<void>,
 ): Promise<{ labels: LabelRow[]; clusters: ClusterTotals[]; inertia: number }> {
   const sums = Array.from({ length: k }, () => new Float64Array(dim));
@@ -69,7 +71,8 @@ export async function assignAll(
     const n = codes.header.shape[0];
     // Distances in the space k-means worked in; the mean code stays that of the raw codes
     // (it is decoded into the cluster's picture).
-    const result = assign(prepareCodes(codes.data, n, dim, normalize), n, dim, centroids, k);
+    const space = await prepared.codes(shardIndex);
+    const result = assign(space.data, n, preparedDim, centroids, k);
 
     for (let i = 0; i < n; i++) {
       const c = result.labels[i];

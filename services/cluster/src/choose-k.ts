@@ -7,7 +7,6 @@ import {
   type KRange,
   type KScore,
   type KStep,
-  prepareCodes,
 } from '@imgcluster/kmeans';
 import type { CodeSource } from './code-source.js';
 
@@ -55,7 +54,7 @@ export async function chooseK(
   source: CodeShards,
   counts: Map<number, number>,
   dim: number,
-  kmeans: RunSpec['kmeans'],
+  kmeans: Pick<RunSpec['kmeans'], 'seed' | 'batchSize' | 'maxSteps'>,
   range: KRange,
   progress: (step: KStep) => Promise<void>,
   checkCancelled: () => Promise<void>,
@@ -63,9 +62,8 @@ export async function chooseK(
   const started = Date.now();
   const total = [...counts.values()].reduce((a, b) => a + b, 0);
   const size = selectionSampleSize(total, range.max);
-  const drawn = await sampleAcrossShards(source, counts, size, dim, kmeans.seed);
-  const n = drawn.length / dim;
-  const sample = prepareCodes(drawn, n, dim, kmeans.normalize, true);
+  const sample = await sampleAcrossShards(source, counts, size, dim, kmeans.seed);
+  const n = sample.length / dim;
 
   const steps = selectKSteps(sample, n, dim, {
     range,
@@ -100,7 +98,7 @@ export async function chooseK(
  * `size` codes drawn without replacement from every shard in proportion to its count (largest
  * remainders settle the rounding), rows picked with a generator seeded by `seed` and the
  * shard's number: the same sample for the same run on every attempt. Reads each shard once;
- * only the sample is kept.
+ * only the sample is kept. The drawn codes' keys are appended to `keys` when given.
  */
 export async function sampleAcrossShards(
   source: CodeShards,
@@ -108,6 +106,7 @@ export async function sampleAcrossShards(
   size: number,
   dim: number,
   seed: number,
+  keys?: string[],
 ): Promise<Float32Array> {
   const shards = source.shards.filter((s) => (counts.get(s) ?? 0) > 0);
   const quotas = proportionalQuotas(
@@ -124,6 +123,7 @@ export async function sampleAcrossShards(
     const rng = new Rng((Math.imul(seed, 0x9e3779b1) + index + 0x51ed27) >>> 0);
     for (const r of pickRows(rows, take, rng)) {
       out.set(shard.data.subarray(r * dim, (r + 1) * dim), filled * dim);
+      keys?.push(shard.header.keys[r]);
       filled++;
     }
     await yieldToEventLoop();

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import { describeK, kRangeForImages, runKeys, type RunSpec } from '@imgcluster/config';
+import { describeK, kRangeForImages, manifoldFor, runKeys, type RunSpec } from '@imgcluster/config';
 import type { Logger } from '@imgcluster/logging';
 import { PermanentJobError, type RunJobData } from '@imgcluster/queues';
 import { throwIfCancelled, type ServiceContext } from '@imgcluster/runtime';
@@ -7,6 +7,8 @@ import { encodeShard } from '@imgcluster/shard';
 import { assignAll, type ClusterTotals, type LabelRow } from './assign-pass.js';
 import { chooseK, selectionSampleSize, type KSelectionRecord } from './choose-k.js';
 import { CodeSource } from './code-source.js';
+import { CodeSpace, type FittedManifold } from './code-space.js';
+import { encodeManifold } from '@imgcluster/manifold';
 import { fitStreaming } from './fit.js';
 import { kSelectionPng } from './k-plot.js';
 import { writeClusterPictures } from './pictures.js';
@@ -44,23 +46,25 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
   const shards = [...counts.keys()].sort((a, b) => a - b);
   const source = new CodeSource(ctx, runId, shards, ctx.env.CLUSTER_CACHE_MB * 2 ** 20);
   await ctx.store.startStage(runId, 'cluster', spec.kmeans.maxSteps);
+  const space = await buildSpace(ctx, job, log, source, counts, dim, spec);
 
   // A selection exactly when k is "auto"; otherwise k is the spec's number.
   const selection = autoRange
-    ? await chooseAndPublishK(ctx, job, log, source, counts, dim, spec, autoRange)
+    ? await chooseAndPublishK(ctx, job, log, space, counts, spec, autoRange)
     : undefined;
   const k = selection?.chosen ?? (spec.kmeans.k as number);
   await ctx.store.setDetail(runId, 'cluster', { phase: 'fit', images: total });
 
   const started = Date.now();
   const { model, summary } = await fitStreaming(
-    source,
+    space,
     counts,
-    dim,
+    space.dim,
     { ...spec.kmeans, k },
     async (steps, ewa) => {
       await ctx.store.setDone(runId, 'cluster', steps);
       if (ewa !== null) await ctx.store.setDetail(runId, 'cluster', { ewaInertia: ewa });
+      if (ewa !== null) ctx.metrics.kmeansSmoothedInertia.set(ewa);
     },
     () => throwIfCancelled(ctx, job.data),
   );
@@ -77,12 +81,13 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
   });
   const assigned = await assignAll(
     source,
+    space,
     model.centroids,
     k,
     dim,
+    space.dim,
     side * side,
     spec.kmeans.seed,
-    spec.kmeans.normalize,
     (done) => ctx.store.setDetail(runId, 'cluster', { assigned: done }),
   );
   await throwIfCancelled(ctx, job.data);
@@ -102,6 +107,7 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
       stopReason: summary.stopReason,
     },
     selection,
+    space.manifold,
     () => throwIfCancelled(ctx, job.data),
   );
 
@@ -109,7 +115,51 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
   await ctx.store.setDetail(runId, 'cluster', { phase: 'done' });
   await ctx.store.setState(runId, 'succeeded');
   log.info({ images: total, nmi: scores?.nmi, inertia: assigned.inertia }, 'run finished');
+  ctx.metrics.recordClustering(k, assigned.inertia);
   return { images: total };
+}
+
+/**
+ * The codes as k-means will see them. With a manifold step, its progress is the stage detail
+ * phase 'manifold' (layout passes `layoutDone` of `layoutTotal`, then `placed` of `shards`).
+ */
+async function buildSpace(
+  ctx: ServiceContext,
+  job: Job<RunJobData>,
+  log: Logger,
+  source: CodeSource,
+  counts: Map<number, number>,
+  dim: number,
+  spec: RunSpec,
+): Promise<CodeSpace> {
+  const { runId } = job.data;
+  const settings = spec.kmeans.manifold;
+  if (manifoldFor(spec.kmeans, dim)) {
+    await ctx.store.setDetail(runId, 'cluster', {
+      phase: 'manifold',
+      sample: Math.min(
+        settings.sample,
+        [...counts.values()].reduce((a, b) => a + b, 0),
+      ),
+      shards: source.shards.length,
+      placed: 0,
+    });
+  }
+  const space = await CodeSpace.build(source, counts, dim, spec.kmeans, {
+    layout: async (done, total) => {
+      await ctx.store.setDetail(runId, 'cluster', { layoutDone: done, layoutTotal: total });
+      await throwIfCancelled(ctx, job.data);
+    },
+    placed: (done) => ctx.store.setDetail(runId, 'cluster', { placed: done }),
+  });
+  if (space.manifold) {
+    const { model, seconds } = space.manifold;
+    log.info(
+      { sample: model.m, dims: model.dims, neighbors: model.neighbors, seconds },
+      'manifold fitted',
+    );
+  }
+  return space;
 }
 
 /**
@@ -121,9 +171,8 @@ async function chooseAndPublishK(
   ctx: ServiceContext,
   job: Job<RunJobData>,
   log: Logger,
-  source: CodeSource,
+  space: CodeSpace,
   counts: Map<number, number>,
-  dim: number,
   spec: RunSpec,
   range: { min: number; max: number },
 ): Promise<KSelectionRecord> {
@@ -137,9 +186,9 @@ async function chooseAndPublishK(
     sample: selectionSampleSize(total, range.max),
   });
   const selection = await chooseK(
-    source,
+    space,
     counts,
-    dim,
+    space.dim,
     spec.kmeans,
     range,
     async (step) => {
@@ -174,6 +223,7 @@ async function writeArtifacts(
   scores: Scores | undefined,
   fit: { fitSeconds: number; steps: number; stopReason: string | null },
   selection: KSelectionRecord | undefined,
+  manifold: FittedManifold | undefined,
   beforeManifest: () => Promise<void>,
 ) {
   const keys = runKeys(runId);
@@ -189,10 +239,13 @@ async function writeArtifacts(
   ];
   await put(keys.labels, csv.join('\n') + '\n');
   const clusterIds = clusters.map((_, c) => String(c));
+  // Centroids live where k-means worked: code-shaped, or points of the manifold's layout.
+  const centroidShape = manifold ? [k, manifold.model.dims] : [k, side, side, depth];
   await put(
     keys.centroids,
-    encodeShard({ dtype: 'float32', shape: [k, side, side, depth], keys: clusterIds }, centroids),
+    encodeShard({ dtype: 'float32', shape: centroidShape, keys: clusterIds }, centroids),
   );
+  if (manifold) await put(keys.manifold, encodeManifold(manifold.model, manifold.keys));
 
   const pictures = await writeClusterPictures(ctx, runId, spec, clusters);
   await writeMembers(ctx, runId, labels, k);
@@ -242,6 +295,17 @@ async function writeArtifacts(
     sizes: clusters.map((c) => c.size),
     kmeans: fit,
     ...(selection ? { kSelection: selection } : {}),
+    ...(manifold
+      ? {
+          manifold: {
+            method: 'umap',
+            sample: manifold.model.m,
+            dims: manifold.model.dims,
+            neighbors: manifold.model.neighbors,
+            seconds: manifold.seconds,
+          },
+        }
+      : {}),
     training: training
       ? {
           backend: training.backend,

@@ -1,20 +1,15 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import {
-  allocPoints,
-  freePoints,
-  MiniBatchKMeans,
-  permutation,
-  prepareCodes,
-  Rng,
-} from '@imgcluster/kmeans';
+import { allocPoints, freePoints, MiniBatchKMeans, permutation, Rng } from '@imgcluster/kmeans';
 import type { RunSpec } from '@imgcluster/config';
-import type { CodeSource } from './code-source.js';
+import type { CodeShards } from './choose-k.js';
 
 /** Progress callback: steps done, smoothed inertia per point. */
 export type FitProgress = (steps: number, ewaInertia: number | null) => Promise<void>;
 
 /** The k-means settings of a fit: the run's, with k decided (chosen when it was "auto"). */
-export type FitSettings = Omit<RunSpec['kmeans'], 'k' | 'kRange'> & { k: number };
+export type FitSettings = Pick<RunSpec['kmeans'], 'batchSize' | 'maxSteps' | 'seed'> & {
+  k: number;
+};
 
 /** What the fit reports. */
 export interface FitSummary {
@@ -24,14 +19,15 @@ export interface FitSummary {
 }
 
 /**
- * Mini-batch k-means streamed over the code shards: k-means++ on a sample drawn from the
+ * Mini-batch k-means streamed over the code shards (as k-means sees them: see CodeSpace):
+ * k-means++ on a sample drawn from the
  * first shards (each shard is already a random sample of the input), then passes over the
  * shards in a shuffled order, each shard cut into batches of its shuffled rows, until the
  * smoothed inertia stops improving or maxSteps is reached. Only the cached shards and
  * one batch are in memory at once.
  */
 export async function fitStreaming(
-  source: CodeSource,
+  source: CodeShards,
   counts: Map<number, number>,
   dim: number,
   spec: FitSettings,
@@ -51,8 +47,7 @@ export async function fitStreaming(
 
   const initSize = Math.min(total, Math.max(3 * spec.batchSize, 10 * spec.k));
   const drawn = await gatherSample(source, initSize, dim);
-  const sample = prepareCodes(drawn, drawn.length / dim, dim, spec.normalize, true);
-  model.init(sample, sample.length / dim);
+  model.init(drawn, drawn.length / dim);
 
   // One batch buffer in the k-means kernel's memory, so steps read it without a copy.
   const batch = allocPoints(spec.batchSize, dim);
@@ -70,7 +65,6 @@ export async function fitStreaming(
             const r = rows[start + i];
             batch.set(shard.data.subarray(r * dim, (r + 1) * dim), i * dim);
           }
-          prepareCodes(batch, m, dim, spec.normalize, true);
           const step = model.partialFit(batch, m);
           await yieldToEventLoop();
           if (Date.now() - lastReport > 1000) {
@@ -92,7 +86,7 @@ export async function fitStreaming(
   };
 }
 
-async function gatherSample(source: CodeSource, size: number, dim: number): Promise<Float32Array> {
+async function gatherSample(source: CodeShards, size: number, dim: number): Promise<Float32Array> {
   const out = new Float32Array(size * dim);
   let filled = 0;
   for (const index of source.shards) {

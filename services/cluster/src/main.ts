@@ -5,7 +5,7 @@ import { clusterRun } from './cluster.js';
 
 // The cluster worker: one per deployment. It needs TensorFlow.js only to decode the
 // cluster means back into images.
-const ctx = createContext('cluster');
+const ctx = await createContext('cluster', process.env, { probes: true });
 const chosen = await initBackend(ctx.env.TF_BACKEND);
 ctx.log.info(chosen, 'tensorflow.js backend selected');
 

@@ -22,7 +22,7 @@ export function startAssignWorker(ctx: ServiceContext): Worker<AssignJobData> {
     ASSIGN_QUEUE,
     async (job: Job<AssignJobData>) => {
       const { runId, assignment, inputs } = job.data;
-      const log = ctx.log.child({ runId, assignment, jobId: job.id });
+      const log = ctx.log.child({ runId, stage: 'assign', assignment, jobId: job.id });
       const spec = await ctx.store.spec(runId);
       if (!spec) throw new PermanentJobError('RUN_UNKNOWN', `run ${runId} has no spec`);
       const total = inputs.length;

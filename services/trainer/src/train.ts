@@ -228,6 +228,7 @@ async function trainEpochs(
             stepsPerEpoch,
             loss: lossSum / seen,
           });
+          ctx.metrics.trainingCurrentLoss.set(lossSum / seen);
           await throwIfCancelled(ctx, job.data);
         }
       }
@@ -252,6 +253,7 @@ async function trainEpochs(
       trainImages,
     });
     log.info({ ...record, imagesPerSecond: Math.round(seen / record.seconds) }, 'epoch done');
+    ctx.metrics.recordEpoch(record.loss);
   }
 }
 
