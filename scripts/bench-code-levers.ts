@@ -13,8 +13,8 @@
  *
  * With `--umap`, also the manifold step of the pipeline (kmeans.manifold "umap": a layout of
  * `--umap-sample` codes, every code placed through its 15 nearest of them, 10 dims) on the
- * raw codes, the L2-normalised codes and the attention map, a layout per seed (`--umap-seeds`,
- * default 3; each layout takes tens of seconds).
+ * raw codes, the L2-normalised codes and the attention map (`--umap-of`, default all three),
+ * a layout per seed (`--umap-seeds`, default 3; each layout takes tens of seconds).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ import { ari, clusterAccuracy, nmi } from '@imgcluster/metrics';
 
 const USAGE =
   'usage: npm run bench:levers -- --codes DIR [--k K] [--seeds N] [--umap] [--umap-seeds N]\n' +
-  '       [--umap-sample N]';
+  '       [--umap-sample N] [--umap-of raw,l2,attention]';
 let args;
 try {
   args = parseArgs({
@@ -36,6 +36,7 @@ try {
       umap: { type: 'boolean', default: false },
       'umap-seeds': { type: 'string', default: '3' },
       'umap-sample': { type: 'string', default: '5000' },
+      'umap-of': { type: 'string', default: 'raw,l2,attention' },
       help: { type: 'boolean', default: false },
     },
   }).values;
@@ -213,12 +214,14 @@ if (args.umap) {
   console.log(
     `UMAP (${Math.min(n, umapSample)}-code layout, 10 dims, 15 neighbours), seeds 0..${umapSeeds - 1}`,
   );
-  const umapOf: [string, Float32Array, number][] = [
-    ['UMAP of the raw codes', raw, dim],
-    ['UMAP of the L2 codes', l2, dim],
-    ['UMAP of the attention map', attention, dim / depth],
+  const umapOf: [string, string, Float32Array, number][] = [
+    ['raw', 'UMAP of the raw codes', raw, dim],
+    ['l2', 'UMAP of the L2 codes', l2, dim],
+    ['attention', 'UMAP of the attention map', attention, dim / depth],
   ];
-  for (const [name, x, width] of umapOf) {
+  const wanted = new Set(args['umap-of']!.split(','));
+  for (const [key, name, x, width] of umapOf) {
+    if (!wanted.has(key)) continue;
     await measure(name, umapSeeds, 1, (seed) => placed(x, width, seed));
   }
 }

@@ -719,7 +719,8 @@ test(
       input: { bucket: 'datasets', prefix: 'l2/' },
       image: { size: 16, channels: 1 },
       training: { epochs: 2 },
-      kmeans: { k: 4, normalize: 'l2' },
+      // The codes themselves, without the default manifold step.
+      kmeans: { k: 4, normalize: 'l2', manifold: { method: 'none' } },
       shardSize: 100,
     });
     const final = await client.wait(id, () => undefined, 500, 170_000);

@@ -72,6 +72,11 @@ export const COMMANDS = {
         value: 'MIN..MAX',
         description: 'with --k auto, the k values tried (default 2..20)',
       },
+      preset: {
+        type: 'string',
+        value: 'NAME',
+        description: 'start from a named preset (default, quality); options given win',
+      },
       size: { type: 'string', value: 'N', description: 'image side in pixels, a multiple of 8' },
       channels: { type: 'string', value: '1|3', description: '1 greyscale, 3 RGB' },
       epochs: { type: 'string', value: 'N', description: 'training epochs' },

@@ -156,6 +156,10 @@ test('run options become a run spec; what is left out is left to the API', () =>
     runSpecFromOptions(command(['run', '--bucket', 'b', '--epochs', '3']).options).training,
     { epochs: 3 },
   );
+  assert.equal(
+    runSpecFromOptions(command(['run', '--bucket', 'b', '--preset', 'quality']).options).preset,
+    'quality',
+  );
   assert.throws(
     () => runSpecFromOptions(command(['run', '--bucket', 'b', '--channels', '2']).options),
     (err: unknown) => err instanceof UsageError && /--channels must be 1 or 3/.test(err.message),

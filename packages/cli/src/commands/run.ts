@@ -36,6 +36,8 @@ export function runSpecFromOptions(options: Record<string, string | boolean | un
     kmeans: { k, ...(kRange ? { kRange } : {}) },
   };
   if (typeof options.name === 'string') spec.name = options.name;
+  // The API knows the presets and names a wrong one in its answer.
+  if (typeof options.preset === 'string') spec.preset = options.preset as RunSpecInput['preset'];
   if (typeof options.labels === 'string') spec.labels = { key: options.labels };
   if (size !== undefined || channels !== undefined) {
     spec.image = {
