@@ -1,6 +1,8 @@
 export { ImageArgumentError } from './errors.js';
+export { sniffFormat, type DecodableFormat, type Sniffed } from './sniff.js';
 export {
   ACCEPTED_FORMATS,
+  DEFAULT_MAX_INPUT_BYTES,
   DEFAULT_MAX_INPUT_PIXELS,
   preprocessImage,
   REJECT_REASONS,

@@ -62,3 +62,21 @@ export class StorageNetworkError extends Error {
     this.code = (cause as { code?: string } | undefined)?.code ?? 'ENETWORK';
   }
 }
+
+/**
+ * The object is larger than the reader accepts (its declared length, or the bytes received
+ * when none was declared). Its body is not read: the connection is closed instead. Reading it
+ * again gives the same answer, so it is a permanent error.
+ */
+export class ObjectTooLargeError extends Error {
+  readonly code = 'OBJECT_TOO_LARGE';
+  constructor(
+    readonly bucket: string,
+    readonly key: string,
+    /** Its size in bytes as declared, or at least this many when it was not. */
+    readonly size: number,
+    readonly maxBytes: number,
+  ) {
+    super(`object s3://${bucket}/${key} is ${size} bytes, over the limit of ${maxBytes} bytes`);
+  }
+}

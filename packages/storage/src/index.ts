@@ -10,11 +10,12 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
-import { ObjectNotFoundError } from './errors.js';
-import { ObjectReader } from './object-reader.js';
+import { ObjectNotFoundError, ObjectTooLargeError } from './errors.js';
+import { MAX_BODY_BYTES, ObjectReader } from './object-reader.js';
 
 export {
   ObjectNotFoundError,
+  ObjectTooLargeError,
   StorageNetworkError,
   StorageResponseError,
   StorageTimeoutError,
@@ -44,6 +45,15 @@ const CONNECT_TIMEOUT_MS = 5000;
 export interface ListedObject {
   key: string;
   size: number;
+}
+
+/** Options of Storage.get. */
+export interface GetOptions {
+  /**
+   * Refuse objects larger than this many bytes with ObjectTooLargeError, without reading
+   * their bodies (default: the most a Buffer holds, about 4 GiB).
+   */
+  maxBytes?: number;
 }
 
 /**
@@ -135,28 +145,40 @@ export class Storage {
   /**
    * Reads a whole object into memory with one signed GET (retried on network errors,
    * timeouts, 5xx and throttling, maxAttempts requests in all, a broken body included).
-   * Throws ObjectNotFoundError on 404 and StorageResponseError on any other error answer.
+   * Throws ObjectNotFoundError on 404, ObjectTooLargeError for an object over
+   * `options.maxBytes` (its body is not read) and StorageResponseError on any other error
+   * answer.
    */
-  async get(bucket: string, key: string): Promise<Buffer> {
+  async get(bucket: string, key: string, options: GetOptions = {}): Promise<Buffer> {
+    const maxBytes = Math.min(options.maxBytes ?? MAX_BODY_BYTES, MAX_BODY_BYTES);
     const target = await this.reader.target(bucket);
-    if (target) return this.reader.read(target, bucket, key);
-    return this.getThroughSdk(bucket, key);
+    if (target) return this.reader.read(target, bucket, key, maxBytes);
+    return this.getThroughSdk(bucket, key, maxBytes);
   }
 
   /**
    * The SDK's read, for buckets the lean path does not serve. The SDK retries a request that
    * fails before its body starts; a connection that breaks during the body is retried here.
    */
-  private async getThroughSdk(bucket: string, key: string): Promise<Buffer> {
+  private async getThroughSdk(bucket: string, key: string, maxBytes: number): Promise<Buffer> {
     for (let attempt = 1; ; attempt++) {
-      const { body } = await this.getStream(bucket, key);
+      const { body, size } = await this.getStream(bucket, key);
       try {
+        if (size !== undefined && size > maxBytes) {
+          throw new ObjectTooLargeError(bucket, key, size, maxBytes);
+        }
         const chunks: Buffer[] = [];
-        for await (const chunk of body) chunks.push(chunk as Buffer);
+        let received = 0;
+        for await (const chunk of body) {
+          received += (chunk as Buffer).length;
+          if (received > maxBytes) throw new ObjectTooLargeError(bucket, key, received, maxBytes);
+          chunks.push(chunk as Buffer);
+        }
         return Buffer.concat(chunks);
       } catch (err) {
+        // Unread bytes would hold the socket: the stream (and its connection) goes.
         body.destroy();
-        if (attempt >= BODY_ATTEMPTS) throw err;
+        if (err instanceof ObjectTooLargeError || attempt >= BODY_ATTEMPTS) throw err;
         await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
       }
     }
@@ -242,29 +264,54 @@ export class Storage {
         Prefix: prefix,
         StartAfter: after,
         MaxKeys: limit,
+        EncodingType: 'url',
       }),
     );
-    const objects: ListedObject[] = [];
-    for (const item of page.Contents ?? []) {
-      if (item.Key !== undefined) objects.push({ key: item.Key, size: item.Size ?? 0 });
-    }
-    return { objects, truncated: page.IsTruncated === true };
+    return { objects: listedObjects(page), truncated: page.IsTruncated === true };
   }
 
-  /** Lists every object under a prefix, following pagination to the end. */
+  /**
+   * Lists every object under a prefix, following pagination to the end. Keys come back
+   * exactly as stored: the listing is asked for URL-encoded keys (XML cannot carry every
+   * character a key may hold, and parsers turn a carriage return into a line feed), which are
+   * decoded once, and only when the server says it encoded them. A page that says more follow
+   * but gives no continuation token is continued after its last key; a server that repeats a
+   * token, or says more follow after an empty page, is an error rather than an endless loop or
+   * a silently short listing.
+   */
   async list(bucket: string, prefix: string): Promise<ListedObject[]> {
     const out: ListedObject[] = [];
     let token: string | undefined;
-    do {
+    let after: string | undefined;
+    const seen = new Set<string>();
+    for (;;) {
       const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: prefix,
+          ContinuationToken: token,
+          StartAfter: token === undefined ? after : undefined,
+          EncodingType: 'url',
+        }),
       );
-      for (const item of page.Contents ?? []) {
-        if (item.Key !== undefined) out.push({ key: item.Key, size: item.Size ?? 0 });
+      const objects = listedObjects(page);
+      out.push(...objects);
+      if (page.IsTruncated !== true) return out;
+      const where = `listing s3://${bucket}/${prefix}`;
+      if (page.NextContinuationToken) {
+        if (seen.has(page.NextContinuationToken)) {
+          throw new Error(`${where}: the server repeated a continuation token`);
+        }
+        seen.add(page.NextContinuationToken);
+        token = page.NextContinuationToken;
+      } else {
+        if (objects.length === 0) {
+          throw new Error(`${where}: the server says more objects follow but sent none`);
+        }
+        token = undefined;
+        after = objects[objects.length - 1].key;
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    return out;
+    }
   }
 
   /** Releases the client's sockets. */
@@ -276,15 +323,38 @@ export class Storage {
 
 /**
  * True for an answer object storage will give again on retry: a 4xx other than timeout
- * and throttling (access denied, no such bucket, bad request) or a missing object.
+ * and throttling (access denied, no such bucket, bad request), a missing object or one over
+ * the size limit.
  * Network errors, timeouts and 5xx are transient. Works for the SDK's errors and for
  * StorageResponseError alike: both carry the status in `$metadata.httpStatusCode`.
  */
 export function isPermanentStorageError(err: unknown): boolean {
-  if (err instanceof ObjectNotFoundError) return true;
+  if (err instanceof ObjectNotFoundError || err instanceof ObjectTooLargeError) return true;
   const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
   if (status === undefined || status < 400 || status >= 500) return false;
   return status !== 408 && status !== 429;
+}
+
+/** The objects of a listing page, their keys URL-decoded when the server encoded them. */
+function listedObjects(page: {
+  Contents?: { Key?: string; Size?: number }[];
+  EncodingType?: string;
+}): ListedObject[] {
+  const encoded = page.EncodingType?.toLowerCase() === 'url';
+  const objects: ListedObject[] = [];
+  for (const item of page.Contents ?? []) {
+    if (item.Key === undefined) continue;
+    objects.push({ key: encoded ? decodeListedKey(item.Key) : item.Key, size: item.Size ?? 0 });
+  }
+  return objects;
+}
+
+/**
+ * A key from a listing with `encoding-type=url`, decoded once. S3 encodes a space as '+'
+ * (a '+' of the key as %2B), as HTML forms do; botocore decodes the same way.
+ */
+export function decodeListedKey(encoded: string): string {
+  return decodeURIComponent(encoded.replace(/\+/g, ' '));
 }
 
 function isNotFound(err: unknown): boolean {

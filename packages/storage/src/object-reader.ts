@@ -6,12 +6,14 @@ import {
   type IncomingMessage,
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { constants as bufferConstants } from 'node:buffer';
 import { crc32 } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest } from '@smithy/types';
 import {
   ObjectNotFoundError,
+  ObjectTooLargeError,
   StorageNetworkError,
   StorageResponseError,
   StorageTimeoutError,
@@ -89,7 +91,14 @@ interface ErrorAnswer {
   serverTime?: number;
 }
 
-type Outcome = { ok: true; body: Buffer } | { ok: false; answer: ErrorAnswer };
+type Outcome =
+  | { ok: true; body: Buffer }
+  | { ok: false; answer: ErrorAnswer }
+  /** A 200 whose body is over the limit; the connection was closed without reading it. */
+  | { ok: false; tooLarge: number };
+
+/** The largest body a Buffer can hold (reading more would throw, or crash a callback). */
+export const MAX_BODY_BYTES = bufferConstants.MAX_LENGTH;
 
 /** The resolved S3 client settings this reader follows. */
 type ClientConfig = S3Client['config'];
@@ -174,17 +183,27 @@ export class ObjectReader {
   /**
    * Reads a whole object. Network errors, timeouts, 5xx, 429 and throttling answers are
    * retried with jittered exponential backoff, up to maxAttempts requests; a 404 throws
-   * ObjectNotFoundError, any other answer a StorageResponseError at once.
+   * ObjectNotFoundError, a body over `maxBytes` ObjectTooLargeError (its connection closed,
+   * the body unread), any other answer a StorageResponseError at once.
    */
-  async read(target: ObjectTarget, bucket: string, key: string): Promise<Buffer> {
+  async read(
+    target: ObjectTarget,
+    bucket: string,
+    key: string,
+    maxBytes = MAX_BODY_BYTES,
+  ): Promise<Buffer> {
+    const limit = Math.min(maxBytes, MAX_BODY_BYTES);
     for (let attempt = 1; ; attempt++) {
       let retryable: boolean;
       let throttled = false;
       let failure: Error;
       try {
         const request = await this.signedRequest(target, key, this.now());
-        const outcome = await this.send(target, request, `s3://${bucket}/${key}`);
+        const outcome = await this.send(target, request, `s3://${bucket}/${key}`, limit);
         if (outcome.ok) return outcome.body;
+        if ('tooLarge' in outcome) {
+          throw new ObjectTooLargeError(bucket, key, outcome.tooLarge, limit);
+        }
 
         const { answer } = outcome;
         if (answer.status === 404) throw new ObjectNotFoundError(bucket, key);
@@ -274,8 +293,17 @@ export class ObjectReader {
     return true;
   }
 
-  /** One request: the body on 200, the error answer otherwise; throws on transport failure. */
-  private send(target: ObjectTarget, signed: HttpRequest, what: string): Promise<Outcome> {
+  /**
+   * One request: the body on 200 (at most `maxBytes`), the error answer otherwise (its body
+   * read to the end); throws on transport failure. A response is either read to its end or
+   * its connection destroyed, so no socket stays taken by an unread body.
+   */
+  private send(
+    target: ObjectTarget,
+    signed: HttpRequest,
+    what: string,
+    maxBytes: number,
+  ): Promise<Outcome> {
     const https = target.protocol === 'https:';
     const { timeoutMs } = this.options;
     const connectMs = Math.min(this.options.connectTimeoutMs ?? 5000, timeoutMs);
@@ -309,7 +337,23 @@ export class ObjectReader {
             fail(new StorageNetworkError(`GET ${what}: ${err.message}`, err)),
           );
           if (res.statusCode === 200) {
-            readBody(res, what, checksums).then((body) => settle({ ok: true, body }), fail);
+            const declared = declaredLength(res);
+            if (declared !== undefined && declared > maxBytes) {
+              // Not worth draining: the connection goes, and with it the body.
+              settle({ ok: false, tooLarge: declared });
+              res.destroy();
+              req.destroy();
+              return;
+            }
+            readBody(res, what, checksums, maxBytes).then(
+              (body) => settle({ ok: true, body }),
+              (err: Error) => {
+                if (err instanceof BodyTooLarge) settle({ ok: false, tooLarge: err.received });
+                else fail(err);
+                res.destroy();
+                req.destroy();
+              },
+            );
           } else {
             readErrorAnswer(res).then((answer) => settle({ ok: false, answer }), fail);
           }
@@ -350,10 +394,31 @@ export function encodeKey(key: string): string {
     .join('/');
 }
 
-/** The whole 200 body, its length and (when asked for and sent) its checksum checked. */
-function readBody(res: IncomingMessage, what: string, checksums: boolean): Promise<Buffer> {
+/** The Content-Length of a response, when it has a valid one. */
+function declaredLength(res: IncomingMessage): number | undefined {
   const declared = res.headers['content-length'];
-  const expected = declared === undefined ? undefined : Number(declared);
+  if (declared === undefined || !/^\d+$/.test(declared)) return undefined;
+  return Number(declared);
+}
+
+/** A body without a declared length grew past the limit while it was read. */
+class BodyTooLarge extends Error {
+  constructor(readonly received: number) {
+    super(`body over ${received} bytes`);
+  }
+}
+
+/**
+ * The whole 200 body, its length and (when asked for and sent) its checksum checked. The
+ * caller has checked a declared length against `maxBytes`; an undeclared one is counted.
+ */
+function readBody(
+  res: IncomingMessage,
+  what: string,
+  checksums: boolean,
+  maxBytes: number,
+): Promise<Buffer> {
+  const expected = declaredLength(res);
   // With the length known, chunks go straight into one buffer: no second copy of big objects.
   const whole = expected === undefined ? undefined : Buffer.allocUnsafe(expected);
   const chunks: Buffer[] = [];
@@ -361,6 +426,10 @@ function readBody(res: IncomingMessage, what: string, checksums: boolean): Promi
 
   return new Promise<Buffer>((resolve, reject) => {
     res.on('data', (chunk: Buffer) => {
+      if (!whole && received + chunk.length > maxBytes) {
+        reject(new BodyTooLarge(received + chunk.length));
+        return;
+      }
       if (whole) {
         if (received + chunk.length > whole.length) {
           reject(new StorageNetworkError(`GET ${what}: body longer than ${expected} bytes`));

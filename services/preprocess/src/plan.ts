@@ -10,7 +10,12 @@ export interface RunPlan {
   runId: string;
   inputBucket: string;
   imageCount: number;
-  shards: { index: number; keys: string[] }[];
+  /**
+   * `sizes` are the listed byte sizes of `keys`, in the same order (absent in plans written
+   * before they were recorded): preprocess jobs refuse objects over the input limit without
+   * fetching them and keep the bytes they fetch at once within a budget.
+   */
+  shards: { index: number; keys: string[]; sizes?: number[] }[];
 }
 
 /** Keys that are never input images: folders and the labels file. */
@@ -74,6 +79,7 @@ export async function planRun(ctx: ServiceContext, job: Job<RunJobData>, log: Lo
   await checkLabels(ctx, spec);
   const listed = await ctx.storage.list(spec.input.bucket, spec.input.prefix);
   const keys = listed.map((o) => o.key).filter((k) => isInputKey(k, spec));
+  const sizeOf = new Map(listed.map((o) => [o.key, o.size]));
   if (keys.length === 0) {
     throw new PermanentJobError(
       'NO_INPUT_IMAGES',
@@ -93,7 +99,10 @@ export async function planRun(ctx: ServiceContext, job: Job<RunJobData>, log: Lo
     runId,
     inputBucket: spec.input.bucket,
     imageCount: keys.length,
-    shards: chunk(shuffled(keys, spec.training.seed), spec.shardSize),
+    shards: chunk(shuffled(keys, spec.training.seed), spec.shardSize).map((s) => ({
+      ...s,
+      sizes: s.keys.map((k) => sizeOf.get(k) ?? 0),
+    })),
   };
   await ctx.storage.putJson(ctx.bucket, runKeys(runId).plan, plan);
   log.info({ images: keys.length, shards: plan.shards.length }, 'run planned');

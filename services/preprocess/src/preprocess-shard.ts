@@ -1,11 +1,11 @@
 import type { Job } from 'bullmq';
 import { runKeys, type RunSpec } from '@imgcluster/config';
-import { preprocessImage, type RejectReason } from '@imgcluster/images';
+import { DEFAULT_MAX_INPUT_BYTES, preprocessImage, type RejectReason } from '@imgcluster/images';
 import type { Logger } from '@imgcluster/logging';
 import { PermanentJobError, type ShardJobData } from '@imgcluster/queues';
 import type { ServiceContext } from '@imgcluster/runtime';
 import { encodeShard } from '@imgcluster/shard';
-import { ObjectNotFoundError } from '@imgcluster/storage';
+import { ObjectNotFoundError, ObjectTooLargeError } from '@imgcluster/storage';
 import type { RunPlan } from './plan.js';
 
 /** An input that was skipped, and why. */
@@ -34,6 +34,12 @@ const IN_FLIGHT = 4;
  * GET, 16 fetches feeding 4 decodes gave 2.3x the images/s of 4 doing both.
  */
 const FETCH_IN_FLIGHT = 16;
+/**
+ * Bytes of encoded images fetched but not yet decoded, per job, by their listed sizes: 16
+ * large scans at once would exceed a worker's memory (2 GiB in k8s/base) where 16 photos do
+ * not. One object larger than this is still read, alone.
+ */
+const FETCH_BYTES_IN_FLIGHT = 256 * 2 ** 20;
 
 const plans = new Map<string, RunPlan>();
 
@@ -68,13 +74,20 @@ export async function preprocessShard(ctx: ServiceContext, job: Job<ShardJobData
 
   // Results land by index, so the shard's order does not depend on which GET answers first.
   const decodes = new Slots(IN_FLIGHT);
+  const bytes = new ByteBudget(FETCH_BYTES_IN_FLIGHT);
   let next = 0;
   let failed = false;
   const worker = async () => {
     while (next < entry.keys.length && !failed) {
       const i = next++;
       try {
-        const outcome = await decodeOne(ctx, plan.inputBucket, entry.keys[i], spec, decodes);
+        const listedSize = entry.sizes?.[i];
+        const outcome =
+          listedSize !== undefined && listedSize > DEFAULT_MAX_INPUT_BYTES
+            ? tooLarge(listedSize, DEFAULT_MAX_INPUT_BYTES)
+            : await bytes.run(listedSize ?? 0, () =>
+                decodeOne(ctx, plan.inputBucket, entry.keys[i], spec, decodes),
+              );
         if (outcome.ok) pixels[i] = outcome.pixels;
         else rejected[i] = { key: entry.keys[i], reason: outcome.reason, message: outcome.message };
       } catch (err) {
@@ -128,12 +141,15 @@ async function decodeOne(
 ): Promise<DecodeOutcome> {
   let bytes: Buffer;
   try {
-    bytes = await ctx.storage.get(bucket, key);
+    // An object over the limit (a video in the photo folder) is refused from its declared
+    // length: its body is never read, so it cannot exhaust this worker's memory.
+    bytes = await ctx.storage.get(bucket, key, { maxBytes: DEFAULT_MAX_INPUT_BYTES });
   } catch (err) {
     // A key listed by the planner but gone now is the input's fault, not a transient error.
     if (err instanceof ObjectNotFoundError) {
       return { ok: false, reason: 'missing', message: 'object disappeared after listing' };
     }
+    if (err instanceof ObjectTooLargeError) return tooLarge(err.size, err.maxBytes);
     throw err;
   }
   const result = await decodes.run(() =>
@@ -141,6 +157,44 @@ async function decodeOne(
   );
   if (result.ok) return { ok: true, pixels: result.pixels };
   return result;
+}
+
+function tooLarge(size: number, max: number): DecodeOutcome {
+  return { ok: false, reason: 'too_large', message: `${size} bytes exceeds ${max} bytes` };
+}
+
+/**
+ * Lets calls of run() hold at most `budget` bytes between them, in the order they came; a
+ * call asking for more than the whole budget runs once nothing else holds any.
+ */
+export class ByteBudget {
+  private used = 0;
+  private readonly waiting: { bytes: number; go: () => void }[] = [];
+
+  constructor(private readonly budget: number) {}
+
+  async run<T>(bytes: number, fn: () => Promise<T>): Promise<T> {
+    if (this.waiting.length > 0 || !this.fits(bytes)) {
+      await new Promise<void>((go) => this.waiting.push({ bytes, go }));
+    } else {
+      this.used += bytes;
+    }
+    try {
+      return await fn();
+    } finally {
+      this.used -= bytes;
+      // First come, first served: the head of the queue goes as soon as it fits.
+      while (this.waiting.length > 0 && this.fits(this.waiting[0].bytes)) {
+        const head = this.waiting.shift()!;
+        this.used += head.bytes;
+        head.go();
+      }
+    }
+  }
+
+  private fits(bytes: number): boolean {
+    return this.used === 0 || this.used + bytes <= this.budget;
+  }
 }
 
 /** Lets at most `size` calls of run() work at once; the others wait their turn, in order. */

@@ -13,8 +13,9 @@ import type { Logger } from '@imgcluster/logging';
 import type { ShardJobData } from '@imgcluster/queues';
 import type { ServiceContext } from '@imgcluster/runtime';
 import { decodeShard } from '@imgcluster/shard';
-import { ObjectNotFoundError } from '@imgcluster/storage';
-import { preprocessShard } from '../src/preprocess-shard.js';
+import { ObjectNotFoundError, ObjectTooLargeError } from '@imgcluster/storage';
+import { buildCorpus } from '../../../packages/images/test/corpus.js';
+import { ByteBudget, preprocessShard } from '../src/preprocess-shard.js';
 
 const SIZE = 16;
 const spec = runSpecSchema.parse({
@@ -25,16 +26,22 @@ const spec = runSpecSchema.parse({
 /** Objects in memory; reads wait a pseudo-random few ms so they finish out of order. */
 class MemoryStorage {
   readonly objects = new Map<string, Buffer>();
+  /** Sizes the server would declare for some keys (a stand-in for huge objects). */
+  readonly declared = new Map<string, number>();
   reads = 0;
   failOn?: string;
 
-  async get(bucket: string, key: string): Promise<Buffer> {
+  async get(bucket: string, key: string, opts: { maxBytes?: number } = {}): Promise<Buffer> {
     this.reads++;
     await sleep((this.reads * 7919) % 5);
     if (key === this.failOn)
       throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
     const body = this.objects.get(`${bucket}/${key}`);
     if (!body) throw new ObjectNotFoundError(bucket, key);
+    const size = this.declared.get(key) ?? body.length;
+    if (size > (opts.maxBytes ?? Infinity)) {
+      throw new ObjectTooLargeError(bucket, key, size, opts.maxBytes!);
+    }
     return body;
   }
 
@@ -126,4 +133,78 @@ test('a transient read error fails the job and stops taking more keys', async ()
   await sleep(50);
   assert.ok(storage.reads < keys.length, `read ${storage.reads} of ${keys.length} keys`);
   assert.equal(storage.objects.has(`out/${runKeys('run_c').imageShard(0)}`), false);
+});
+
+test('the bad-input corpus through one job: each file accepted or rejected with its reason', async () => {
+  const corpus = await buildCorpus();
+  const { storage, ctx, job } = await setUp('run_corpus');
+  const keys = corpus.map((e) => `corpus/${e.name}.${e.ext}`);
+  for (const [i, e] of corpus.entries()) await storage.put('input', keys[i], e.bytes);
+  // 5 GB videos in the photo folder: one refused from its listed size (never fetched), one
+  // that grew after the listing refused from the size its GET declares (its body unread).
+  const videos = ['corpus/holiday-video.jpg', 'corpus/grown-video.jpg'];
+  for (const v of videos) {
+    await storage.put('input', v, Buffer.from('pretend'));
+    storage.declared.set(v, 5e9);
+  }
+  const all = [...keys, ...videos];
+  const plan = {
+    runId: 'run_corpus',
+    inputBucket: 'input',
+    imageCount: all.length,
+    shards: [
+      {
+        index: 0,
+        keys: all,
+        sizes: all.map((k) => (k === videos[0] ? 5e9 : storage.objects.get(`input/${k}`)!.length)),
+      },
+    ],
+  };
+  await storage.putJson('out', runKeys('run_corpus').plan, plan);
+
+  storage.reads = 0;
+  const result = await preprocessShard(ctx, job, silent);
+  assert.equal(storage.reads, all.length - 1 + 1, 'the listed 5 GB object was fetched'); // + plan
+  const rejected = JSON.parse(
+    storage.objects.get(`out/${runKeys('run_corpus').rejected(0)}`)!.toString(),
+  ) as { key: string; reason: string }[];
+  const reasonOf = new Map(rejected.map((r) => [r.key, r.reason]));
+  for (const v of videos) assert.equal(reasonOf.get(v), 'too_large', v);
+  const shard = decodeShard(storage.objects.get(`out/${runKeys('run_corpus').imageShard(0)}`)!);
+  const accepted = new Set(shard.header.keys);
+  for (const [i, e] of corpus.entries()) {
+    if (e.expect.ok)
+      assert.ok(accepted.has(keys[i]), `${e.name} not accepted: ${reasonOf.get(keys[i])}`);
+    else
+      assert.equal(
+        reasonOf.get(keys[i]),
+        e.expect.reason,
+        `${e.name}: ${rejected.find((r) => r.key === keys[i]) ? JSON.stringify(rejected.find((r) => r.key === keys[i])) : ''}`,
+      );
+  }
+  assert.equal(result.accepted + result.rejected, all.length);
+  assert.equal(result.accepted, corpus.filter((e) => e.expect.ok).length);
+});
+
+test('the byte budget holds fetched bytes under its limit, in order, and lets a big one run alone', async () => {
+  const budget = new ByteBudget(100);
+  let used = 0;
+  let peak = 0;
+  const order: number[] = [];
+  const sizes = [60, 30, 60, 250, 10, 40, 90];
+  await Promise.all(
+    sizes.map((bytes, i) =>
+      budget.run(bytes, async () => {
+        order.push(i);
+        used += bytes;
+        peak = Math.max(peak, used);
+        if (bytes > 100) assert.equal(used, bytes, 'an oversized call shares the budget');
+        else assert.ok(used <= 100, `${used} bytes held at once`);
+        await sleep(5 + ((i * 7) % 4));
+        used -= bytes;
+      }),
+    ),
+  );
+  assert.equal(peak, 250);
+  assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6], 'first come, first served');
 });
