@@ -347,8 +347,8 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
     '/v1/runs/:id/clusters/:c/members/:rank/image',
     async (request, reply) => {
       const { status, member } = await memberAt(request.params, request.caller);
-      // The original input image, as uploaded.
-      return sendObject(ctx, reply, member.key, status.spec.input.bucket);
+      // The original input image, as uploaded (its stored type only if a raster image's).
+      return sendObject(ctx, reply, member.key, status.spec.input.bucket, true);
     },
   );
 
@@ -393,15 +393,29 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
   return app;
 }
 
+/** Content types an uploaded input may be served with; anything else goes as bytes. */
+const RASTER_TYPES = /^image\/(jpeg|png|gif|webp|tiff|avif|heif|heic)$/i;
+
+/**
+ * Streams an object. `untrusted` (a user's input, not an artifact this system wrote): its
+ * stored content type is kept only when it names a raster image, so an upload labelled
+ * text/html or image/svg+xml is never rendered as a page from the API's origin.
+ */
 async function sendObject(
   ctx: ServiceContext,
   reply: import('fastify').FastifyReply,
   key: string,
   bucket = ctx.bucket,
+  untrusted = false,
 ) {
   try {
     const obj = await ctx.storage.getStream(bucket, key);
-    void reply.header('content-type', obj.contentType ?? guessContentType(key));
+    let type = obj.contentType ?? guessContentType(key);
+    if (untrusted && !RASTER_TYPES.test(type.split(';')[0].trim())) {
+      type = 'application/octet-stream';
+    }
+    void reply.header('content-type', type);
+    void reply.header('x-content-type-options', 'nosniff');
     if (obj.size !== undefined) void reply.header('content-length', obj.size);
     return reply.send(obj.body);
   } catch (err) {
