@@ -8,13 +8,12 @@ export const PRESETS = {
   /** The schema's own defaults, named so a spec can say it wants them. */
   default: {},
   /**
-   * Better groups for more time: longer training of a wider encoder, codes scaled to unit
-   * length, and a larger UMAP sample.
+   * Better groups for a few more minutes: the UMAP layout fitted on 20,000 codes instead of
+   * 10,000 (and used whatever the code width). On 70,000 Fashion-MNIST codes it raised NMI
+   * from 0.622 to 0.638 (docs/quality.md).
    */
   quality: {
-    model: { filters: [32, 16, 8] },
-    training: { epochs: 10 },
-    kmeans: { normalize: 'l2', manifold: { method: 'umap', sample: 10000 } },
+    kmeans: { normalize: 'l2', manifold: { method: 'umap', sample: 20_000 } },
   },
 } as const;
 

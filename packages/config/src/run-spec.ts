@@ -173,8 +173,8 @@ const runSpecObject = z
             dims: z.number().int().min(2).max(64).default(10),
             /** Neighbours each code is tied to (lowered to the sample size − 1). Default 15. */
             neighbors: z.number().int().min(2).max(200).default(15),
-            /** Codes the layout is fitted on, drawn across all shards. Default 5,000. */
-            sample: z.number().int().min(10).max(50_000).default(5000),
+            /** Codes the layout is fitted on, drawn across all shards. Default 10,000. */
+            sample: z.number().int().min(10).max(50_000).default(10_000),
           })
           .strict()
           .default({}),

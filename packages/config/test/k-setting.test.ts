@@ -21,7 +21,7 @@ function issues(kmeans: unknown): string[] {
 test('an integer k parses as before, with no kRange', () => {
   const rest = {
     normalize: 'l2',
-    manifold: { method: 'auto', dims: 10, neighbors: 15, sample: 5000 },
+    manifold: { method: 'auto', dims: 10, neighbors: 15, sample: 10_000 },
     batchSize: 1024,
     maxSteps: 500,
     seed: 0,

@@ -7,23 +7,23 @@ const input = { bucket: 'datasets' };
 test('a preset fills in its settings; settings given beside it win', () => {
   const spec = runSpecSchema.parse({ input, preset: 'quality' });
   assert.equal(spec.preset, 'quality');
-  assert.deepEqual(spec.model.filters, PRESETS.quality.model.filters);
-  assert.equal(spec.training.epochs, PRESETS.quality.training.epochs);
-  assert.equal(spec.kmeans.normalize, 'l2');
+  assert.equal(spec.kmeans.manifold.sample, PRESETS.quality.kmeans.manifold.sample);
   assert.equal(spec.kmeans.manifold.method, 'umap');
-  assert.equal(spec.kmeans.k, 10, 'what the preset does not set keeps its default');
+  assert.equal(spec.kmeans.manifold.dims, 10, 'what the preset does not set keeps its default');
+  assert.equal(spec.kmeans.k, 10);
 
   const mine = runSpecSchema.parse({
     input,
     preset: 'quality',
     training: { epochs: 2 },
-    kmeans: { manifold: { method: 'none' } },
+    kmeans: { normalize: 'none', manifold: { method: 'none' } },
   });
   assert.equal(mine.training.epochs, 2);
+  assert.equal(mine.kmeans.normalize, 'none');
   assert.equal(mine.kmeans.manifold.method, 'none');
   assert.equal(
-    mine.kmeans.normalize,
-    'l2',
+    mine.kmeans.manifold.sample,
+    PRESETS.quality.kmeans.manifold.sample,
     'a sibling the spec leaves out still comes from the preset',
   );
   // A stored spec parses to itself: the preset changes nothing the second time.
