@@ -14,6 +14,7 @@ import {
   membersPageSchema,
   notReadySchema,
   okSchema,
+  readySchema,
   runAcceptedSchema,
   runCancelledSchema,
   runListPageSchema,
@@ -139,12 +140,25 @@ export const API_ROUTES: RouteDoc[] = [
   },
   {
     method: 'get',
+    path: '/metrics',
+    operationId: 'metrics',
+    tag: 'health',
+    summary: 'Prometheus metrics',
+    description:
+      'Jobs by queue and state, job and request durations, images processed and rejected by ' +
+      'reason, training loss and k-means inertia, in the Prometheus text format ' +
+      '(docs/observability.md). Needs no API key.',
+    responses: { 200: { description: 'The metrics.', contentType: 'text/plain' } },
+    errors: [],
+  },
+  {
+    method: 'get',
     path: '/readyz',
     operationId: 'ready',
     tag: 'health',
     summary: 'Readiness: Redis and object storage answer',
     responses: {
-      200: { description: 'Ready.', schema: okSchema },
+      200: { description: 'Ready.', schema: readySchema },
       503: { description: 'Redis or object storage did not answer.', schema: notReadySchema },
     },
     errors: [],

@@ -41,11 +41,22 @@ export const errorBodySchema = z.object({
   }),
 });
 
-/** GET /healthz, and GET /readyz when Redis and object storage answer. */
+/** GET /healthz. */
 export const okSchema = z.object({ ok: z.literal(true) });
 
+/** Each readiness check (service, redis, storage) and "ok" or what failed. */
+const readinessChecks = z.record(z.string(), z.string());
+
+/** GET /healthz, and GET /readyz when Redis and object storage answer. */
+export const readySchema = z.object({ ok: z.literal(true), checks: readinessChecks.optional() });
+
 /** GET /readyz when Redis or object storage does not answer (503). */
-export const notReadySchema = z.object({ ok: z.literal(false), error: z.string() });
+export const notReadySchema = z.object({
+  ok: z.literal(false),
+  /** The failed checks, as "name: reason; ...". */
+  error: z.string(),
+  checks: readinessChecks.optional(),
+});
 
 /** POST /v1/runs (202). */
 export const runAcceptedSchema = z.object({
