@@ -706,14 +706,35 @@ test(
   },
 );
 
+/** Copies the first 300 decodable inputs of the main run under `prefix`; their new keys. */
+async function copyGoodInputs(prefix: string): Promise<string[]> {
+  const keys = inputKeys.filter((k) => !k.includes('/bad-')).slice(0, 300);
+  for (const key of keys) {
+    await stack.storage.put(
+      'datasets',
+      `${prefix}${key}`,
+      await stack.storage.get('datasets', key),
+    );
+  }
+  return keys;
+}
+
+/** A run's labels.csv as key → cluster and squared distance (keys without commas). */
+async function labelsOf(id: string): Promise<Map<string, { cluster: number; distance: number }>> {
+  const rows = (await client.download(id, 'labels.csv')).toString('utf8').trim().split('\n');
+  return new Map(
+    rows.slice(1).map((line) => {
+      const [key, cluster, distance] = line.split(',');
+      return [key, { cluster: Number(cluster), distance: Number(distance) }];
+    }),
+  );
+}
+
 test(
   'kmeans.normalize "l2" clusters unit-length codes, and new images are placed the same way',
   { timeout: 180_000 },
   async () => {
-    const keys = inputKeys.filter((k) => !k.includes('/bad-')).slice(0, 300);
-    for (const key of keys) {
-      await stack.storage.put('datasets', `l2/${key}`, await stack.storage.get('datasets', key));
-    }
+    await copyGoodInputs('l2/');
     const { id } = await client.submit({
       name: 'e2e l2',
       input: { bucket: 'datasets', prefix: 'l2/' },
@@ -726,13 +747,7 @@ test(
     const final = await client.wait(id, () => undefined, 500, 170_000);
     assert.equal(final.state, 'succeeded', final.error);
 
-    const rows = (await client.download(id, 'labels.csv')).toString('utf8').trim().split('\n');
-    const labels = new Map(
-      rows.slice(1).map((line) => {
-        const [key, cluster, distance] = line.split(',');
-        return [key, { cluster: Number(cluster), distance: Number(distance) }];
-      }),
-    );
+    const labels = await labelsOf(id);
     assert.equal(labels.size, 300);
     // Unit-length codes and centroids inside the unit ball: no squared distance exceeds 4.
     for (const [key, l] of labels) assert.ok(l.distance >= 0 && l.distance <= 4, key);
@@ -757,10 +772,7 @@ test(
   'kmeans.manifold "umap" clusters places in a layout of the codes, and new images follow',
   { timeout: 180_000 },
   async () => {
-    const keys = inputKeys.filter((k) => !k.includes('/bad-')).slice(0, 300);
-    for (const key of keys) {
-      await stack.storage.put('datasets', `umap/${key}`, await stack.storage.get('datasets', key));
-    }
+    const keys = await copyGoodInputs('umap/');
     const { id } = await client.submit({
       name: 'e2e umap',
       input: { bucket: 'datasets', prefix: 'umap/' },
@@ -794,13 +806,7 @@ test(
     const centroids = decodeShard(await client.download(id, 'centroids.bin'));
     assert.deepEqual(centroids.header.shape, [4, 5]);
 
-    const rows = (await client.download(id, 'labels.csv')).toString('utf8').trim().split('\n');
-    const labels = new Map(
-      rows.slice(1).map((line) => {
-        const [key, cluster, distance] = line.split(',');
-        return [key, { cluster: Number(cluster), distance: Number(distance) }];
-      }),
-    );
+    const labels = await labelsOf(id);
     assert.equal(labels.size, 300);
     const own = [...labels.keys()].slice(0, 6);
     const placed = (await client.assign(id, { keys: own, bucket: 'datasets' })) as AssignResults;
