@@ -10,7 +10,12 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
-import { ObjectNotFoundError, ObjectTooLargeError } from './errors.js';
+import {
+  ObjectNotFoundError,
+  ObjectTooLargeError,
+  StorageNetworkError,
+  StorageTimeoutError,
+} from './errors.js';
 import { MAX_BODY_BYTES, ObjectReader } from './object-reader.js';
 
 export {
@@ -333,6 +338,29 @@ export function isPermanentStorageError(err: unknown): boolean {
   const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
   if (status === undefined || status < 400 || status >= 500) return false;
   return status !== 408 && status !== 429;
+}
+
+/** Connection failures that mean object storage cannot be reached right now. */
+const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+
+/**
+ * True when a request failed because object storage is unreachable or failing (refused or
+ * broken connections, timeouts, 5xx and throttling answers), not because of what was asked:
+ * an API answers these with 503 rather than as its own fault.
+ */
+export function isStorageOutage(err: unknown): boolean {
+  if (err instanceof StorageTimeoutError || err instanceof StorageNetworkError) return true;
+  const e = err as {
+    code?: string;
+    name?: string;
+    $metadata?: { httpStatusCode?: number };
+    cause?: unknown;
+  };
+  if (e === null || typeof e !== 'object') return false;
+  const status = e.$metadata?.httpStatusCode;
+  if (status !== undefined && (status >= 500 || status === 429 || status === 408)) return true;
+  if ((e.code && OUTAGE_CODES.has(e.code)) || e.name === 'TimeoutError') return true;
+  return e.cause !== undefined && e.cause !== err && isStorageOutage(e.cause);
 }
 
 /** The objects of a listing page, their keys URL-decoded when the server encoded them. */

@@ -11,7 +11,7 @@ import { readinessBody, serviceMetrics } from '@imgcluster/observability';
 import { checkReadiness, type ServiceContext } from '@imgcluster/runtime';
 import { encodePng } from '@imgcluster/images';
 import { dataOffset, PREAMBLE_BYTES } from '@imgcluster/shard';
-import { guessContentType, ObjectNotFoundError } from '@imgcluster/storage';
+import { guessContentType, isStorageOutage, ObjectNotFoundError } from '@imgcluster/storage';
 import { assignRoutes } from './assign.js';
 import { checkInTenantRoot, loadApiKeys, registerAuth, tenantRoot, type Caller } from './auth.js';
 import { registerRateLimit } from './rate-limit.js';
@@ -519,6 +519,8 @@ function toApiError(err: FastifyError, bodyLimit: number): ApiError {
     return new ApiError('ROUTE_NOT_FOUND', `no such path (${err.message})`);
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
     return new ApiError('VALIDATION_FAILED', err.message);
+  if (isStorageOutage(err))
+    return new ApiError('STORAGE_UNAVAILABLE', `object storage: ${err.message}`);
   return new ApiError('INTERNAL');
 }
 

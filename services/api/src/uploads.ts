@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import type { ServiceContext } from '@imgcluster/runtime';
-import { guessContentType } from '@imgcluster/storage';
+import { guessContentType, isPermanentStorageError } from '@imgcluster/storage';
 import { checkInTenantRoot, tenantRoot, type ApiKeyring } from './auth.js';
 import { ApiError } from './errors.js';
 import { bucketParamsSchema, uploadListQuerySchema, uploadTargetSchema } from './schemas.js';
@@ -75,6 +75,11 @@ export function uploadRoutes(ctx: ServiceContext, keyring: ApiKeyring): FastifyP
             contentType(request.headers['content-type'], key),
           );
         } catch (err) {
+          // Storage refusing this key (a 4xx: too long for it, say) is about the request.
+          if (isPermanentStorageError(err)) {
+            const message = `object storage refused the key: ${(err as Error).message}`;
+            throw new ApiError('VALIDATION_FAILED', message, [{ path: 'params.key', message }]);
+          }
           throw new ApiError('STORAGE_UNAVAILABLE', `object storage: ${(err as Error).message}`);
         }
         request.log.debug({ bucket, key, bytes: body.length }, 'upload stored');
