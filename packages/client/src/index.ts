@@ -110,7 +110,15 @@ export interface ClientOptions {
    * API has keys configured. Default: none.
    */
   apiKey?: string;
+  /**
+   * How many times a request refused with 429 (rate limited) is sent again, each after the
+   * answer's Retry-After (at most 60 s; 1 s when it gives none). Default 5; 0 turns it off.
+   */
+  rateLimitRetries?: number;
 }
+
+/** The longest wait the client honours from one Retry-After. */
+const MAX_RETRY_AFTER_MS = 60_000;
 
 /** A typed client of the imgcluster REST API (fetch-based, no dependencies). */
 export class ImgclusterClient {
@@ -122,6 +130,21 @@ export class ImgclusterClient {
   ) {
     // Kept in a private field, so that printing or logging the client shows no key.
     this.#authorization = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
+    this.#rateLimitRetries = options.rateLimitRetries ?? 5;
+  }
+
+  readonly #rateLimitRetries: number;
+
+  /** fetch, sent again after Retry-After while the API answers 429 (see ClientOptions). */
+  private async send(url: string, init?: RequestInit): Promise<Response> {
+    for (let attempt = 0; ; attempt++) {
+      const res = await fetch(url, init);
+      if (res.status !== 429 || attempt >= this.#rateLimitRetries) return res;
+      await res.body?.cancel();
+      const seconds = Number(res.headers.get('retry-after'));
+      const wait = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000;
+      await new Promise((r) => setTimeout(r, Math.min(wait, MAX_RETRY_AFTER_MS)));
+    }
   }
 
   /** POST /v1/runs: submits a run; resolves to its id. */
@@ -184,7 +207,7 @@ export class ImgclusterClient {
     if ('keys' in images) return this.json('POST', path, images);
     const form = new FormData();
     for (const f of images.files) form.append('images', new Blob([f.bytes]), f.name);
-    const res = await fetch(`${this.baseUrl}${path}`, {
+    const res = await this.send(`${this.baseUrl}${path}`, {
       method: 'POST',
       headers: this.#authorization,
       body: form,
@@ -244,7 +267,7 @@ export class ImgclusterClient {
       );
     }
     const path = `/v1/uploads/${encodeURIComponent(bucket)}/${parts.map(encodeURIComponent).join('/')}`;
-    const res = await fetch(`${this.baseUrl}${path}`, {
+    const res = await this.send(`${this.baseUrl}${path}`, {
       method: 'PUT',
       headers: { ...this.#authorization, 'content-type': contentType },
       body,
@@ -268,7 +291,7 @@ export class ImgclusterClient {
 
   /** Downloads bytes from a URL path the API handed out (e.g. a member's `image`). */
   async fetchBytes(path: string): Promise<Buffer> {
-    const res = await fetch(`${this.baseUrl}${path}`, { headers: this.#authorization });
+    const res = await this.send(`${this.baseUrl}${path}`, { headers: this.#authorization });
     if (!res.ok) await this.fail(res);
     return Buffer.from(await res.arrayBuffer());
   }
@@ -280,9 +303,12 @@ export class ImgclusterClient {
 
   /** Downloads one artifact's bytes. */
   async download(id: string, path: string): Promise<Buffer> {
-    const res = await fetch(`${this.baseUrl}/v1/runs/${encodeURIComponent(id)}/artifacts/${path}`, {
-      headers: this.#authorization,
-    });
+    const res = await this.send(
+      `${this.baseUrl}/v1/runs/${encodeURIComponent(id)}/artifacts/${path}`,
+      {
+        headers: this.#authorization,
+      },
+    );
     if (!res.ok) await this.fail(res);
     return Buffer.from(await res.arrayBuffer());
   }
@@ -313,7 +339,7 @@ export class ImgclusterClient {
   }
 
   private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${this.baseUrl}${path}`, {
+    const res = await this.send(`${this.baseUrl}${path}`, {
       method,
       headers: {
         ...this.#authorization,
