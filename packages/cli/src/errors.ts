@@ -45,13 +45,19 @@ export function errorSummary(err: unknown, api: string): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The issues of an API error, as "path: message". */
+function issueLines(err: unknown): string[] {
+  if (!(err instanceof ApiRequestError)) return [];
+  const body = err.body as { error?: { issues?: { path: string; message: string }[] } };
+  return (body?.error?.issues ?? []).map((issue) => `${issue.path}: ${issue.message}`);
+}
+
 /** The lines printed for a failed command: the summary, then each issue's path and message. */
 export function describeError(err: unknown, api: string): string[] {
-  const lines = [`error: ${errorSummary(err, api)}`];
-  if (err instanceof ApiRequestError) {
-    const issues = (err.body as { error?: { issues?: { path: string; message: string }[] } })?.error
-      ?.issues;
-    for (const issue of issues ?? []) lines.push(`  ${issue.path}: ${issue.message}`);
-  }
-  return lines;
+  return [`error: ${errorSummary(err, api)}`, ...issueLines(err).map((line) => `  ${line}`)];
+}
+
+/** The summary and the issues on one line (for one file of many). */
+export function errorLine(err: unknown, api: string): string {
+  return [errorSummary(err, api), ...issueLines(err)].join('; ');
 }

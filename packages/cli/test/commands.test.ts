@@ -118,7 +118,10 @@ test('upload resumes, retries a 503, and reports the files that failed by name',
   assert.ok(!seen.includes('PUT /v1/uploads/photos/p/a.png'), 'same size: skipped');
   assert.match(r.stdout, /uploaded 3 files, 9 B, to photos\/p\/ .*; 1 already there; 2 failed/);
   assert.match(r.stderr, /2 file\(s\) failed/);
-  assert.match(r.stderr, /^ {2}bad\.png: VALIDATION_FAILED \(HTTP 400\): invalid params$/m);
+  assert.match(
+    r.stderr,
+    /^ {2}bad\.png: VALIDATION_FAILED \(HTTP 400\): invalid params; params\.key: no$/m,
+  );
   assert.match(
     r.stderr,
     /^ {2}big\.bin: 200 bytes, over the API's limit of 100 bytes \(UPLOAD_MAX_BYTES\)$/m,

@@ -163,7 +163,7 @@ export async function buildApp(ctx: ServiceContext): Promise<FastifyInstance> {
   app.delete<{ Params: { id: string } }>('/v1/runs/:id', async (request, reply) => {
     const status = await getRun(ctx, request.params.id, request.caller.tenant);
     if (RunStore.isTerminal(status.state)) {
-      throw new ApiError('RUN_FINISHED', `run ${status.id} has already ${status.state}`);
+      throw new ApiError('RUN_FINISHED', `run ${status.id} has already finished (${status.state})`);
     }
     await ctx.store.setState(status.id, 'cancelled', 'cancelled by request');
     for (const stage of STAGES) {

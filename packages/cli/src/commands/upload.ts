@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { ApiRequestError, type ImgclusterClient } from '@imgcluster/client';
 import { wholeNumber } from '../args.js';
 import { writeLines, type Command } from '../context.js';
-import { CliError, errorSummary, EXIT, UsageError } from '../errors.js';
+import { CliError, errorLine, EXIT, UsageError } from '../errors.js';
 import { folderPrefix, listFiles, type LocalFile } from '../files.js';
 import { formatBytes } from '../format.js';
 import { LiveView, type OutputStream } from '../live-view.js';
@@ -79,7 +79,7 @@ export const upload: Command = async ({ client, api, io, args, options }) => {
       await withRetries(() => client.upload(bucket, file.key, body));
       progress.fileDone(file.bytes);
     } catch (err) {
-      failures.push({ rel: file.rel, reason: errorSummary(err, api) });
+      failures.push({ rel: file.rel, reason: errorLine(err, api) });
       progress.fileFailed();
     }
   });
