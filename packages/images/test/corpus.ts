@@ -714,7 +714,7 @@ export async function buildCorpus(options: CorpusOptions = {}): Promise<CorpusEn
     'png-unknown-critical',
     'png',
     'PNG with an unknown critical chunk',
-    pngOf(ihdr(4, 4, 8, 2), pngChunk('XXXX', Buffer.from('x')), pngChunk('IDAT', pngRows(4, 4, C))),
+    pngOf(ihdr(4, 4, 8, 2), pngChunk('QRST', Buffer.from('x')), pngChunk('IDAT', pngRows(4, 4, C))),
     refused('corrupt'),
   );
   add(
