@@ -12,20 +12,31 @@
  * alone (each code position's largest channel) is one of the preparations.
  *
  * With `--umap`, also the manifold step of the pipeline (kmeans.manifold "umap": a layout of
- * `--umap-sample` codes, every code placed through its 15 nearest of them, 10 dims) on the
- * raw codes, the L2-normalised codes and the attention map (`--umap-of`, default all three),
- * a layout per seed (`--umap-seeds`, default 3; each layout takes tens of seconds).
+ * `--umap-sample` codes, every code placed through its `--umap-neighbors` (15) nearest of
+ * them, 10 dims) on the raw codes, the L2-normalised codes and the attention map (`--umap-of`,
+ * default all three), a layout per seed (`--umap-seeds`, default 3; each layout takes tens of
+ * seconds). `--mixture` adds a row per layout kind: the same layouts, k-means refined by a
+ * diagonal Gaussian mixture (kmeans.mixture "gaussian").
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fit, normalizeRows, permutation, Rng, symmetricEigen } from '@imgcluster/kmeans';
+import { DENSE_DEFAULTS } from '@imgcluster/config';
+import {
+  fit,
+  fitMixture,
+  mixtureAssign,
+  normalizeRows,
+  permutation,
+  Rng,
+  symmetricEigen,
+} from '@imgcluster/kmeans';
 import { embed, fitManifold } from '@imgcluster/manifold';
 import { ari, clusterAccuracy, nmi } from '@imgcluster/metrics';
 
 const USAGE =
   'usage: npm run bench:levers -- --codes DIR [--k K] [--seeds N] [--umap] [--umap-seeds N]\n' +
-  '       [--umap-sample N] [--umap-of raw,l2,attention]';
+  '       [--umap-sample N] [--umap-neighbors N] [--umap-of raw,l2,attention] [--mixture]';
 let args;
 try {
   args = parseArgs({
@@ -37,6 +48,8 @@ try {
       'umap-seeds': { type: 'string', default: '3' },
       'umap-sample': { type: 'string', default: '5000' },
       'umap-of': { type: 'string', default: 'raw,l2,attention' },
+      'umap-neighbors': { type: 'string', default: '15' },
+      mixture: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   }).values;
@@ -52,10 +65,18 @@ const k = Number(args.k);
 const seeds = Number(args.seeds);
 const umapSeeds = Number(args['umap-seeds']);
 const umapSample = Number(args['umap-sample']);
+const umapNeighbors = Number(args['umap-neighbors']);
 const whole = (v: number, min: number) => Number.isInteger(v) && v >= min;
-if (!whole(k, 2) || !whole(seeds, 1) || !whole(umapSeeds, 1) || !whole(umapSample, 10)) {
+if (
+  !whole(k, 2) ||
+  !whole(seeds, 1) ||
+  !whole(umapSeeds, 1) ||
+  !whole(umapSample, 10) ||
+  !whole(umapNeighbors, 2)
+) {
   console.error(
-    `--k must be a whole number >= 2, --seeds and --umap-seeds >= 1, --umap-sample >= 10\n${USAGE}`,
+    '--k must be a whole number >= 2, --seeds and --umap-seeds >= 1, --umap-sample >= 10, ' +
+      `--umap-neighbors >= 2\n${USAGE}`,
   );
   process.exit(2);
 }
@@ -68,10 +89,16 @@ if (!existsSync(join(dir, 'codes.json'))) {
 const { n, dim, spec } = JSON.parse(readFileSync(join(dir, 'codes.json'), 'utf8')) as {
   n: number;
   dim: number;
-  spec?: { model?: { filters?: number[] } };
+  spec?: { model?: { architecture?: string; filters?: number[]; codeSize?: number } };
 };
-/** Channels per code position (the last encoder filter count), for the attention map. */
-const depth = spec?.model?.filters?.[2] ?? 8;
+/**
+ * Channels per code position, for the attention map: the last encoder filter count, or the
+ * whole code for a dense autoencoder (one position).
+ */
+const depth =
+  spec?.model?.architecture === 'dense'
+    ? (spec.model.codeSize ?? DENSE_DEFAULTS.codeSize)
+    : (spec?.model?.filters?.[2] ?? 8);
 if (dim % depth !== 0) {
   console.error(`--codes ${dir}: ${dim} floats are not positions of ${depth} channels`);
   process.exit(2);
@@ -169,12 +196,25 @@ const stats = (xs: number[]) =>
 
 console.log(`${n} codes of ${dim} floats from ${dir}, k = ${k}, seeds 0..${seeds - 1}`);
 console.log('preparation                   NMI                  ARI                  accuracy');
-/** Clusters what `codesFor(seed)` gives for every seed; prints the scores and seconds. */
+/** Labels after a diagonal Gaussian mixture is fitted by EM from the k-means labels. */
+async function mixtureLabels(x: Float32Array, width: number, start: Int32Array) {
+  async function* all() {
+    yield { x, n, labels: start };
+  }
+  const { mixture } = await fitMixture(k, width, all);
+  return Array.from(mixtureAssign(mixture, x, n).labels);
+}
+
+/**
+ * Clusters what `codesFor(seed)` gives for every seed (k-means, then with `mixture` the
+ * Gaussian mixture started from it); prints the scores and seconds.
+ */
 async function measure(
   name: string,
   runs: number,
   restarts: number,
   codesFor: (seed: number) => Promise<{ x: Float32Array; width: number }>,
+  mixture = false,
 ) {
   const scores = { nmi: [] as number[], ari: [] as number[], acc: [] as number[] };
   const started = performance.now();
@@ -185,7 +225,7 @@ async function measure(
       const other = fit(x, n, width, { k, seed: seed * restarts + r });
       if (other.inertia < best.inertia) best = other;
     }
-    const labels = Array.from(best.labels);
+    const labels = mixture ? await mixtureLabels(x, width, best.labels) : Array.from(best.labels);
     scores.nmi.push(nmi(truth, labels));
     scores.ari.push(ari(truth, labels));
     scores.acc.push(clusterAccuracy(truth, labels));
@@ -200,19 +240,30 @@ for (const [name, x, width, restarts] of preparations) {
   await measure(name, seeds, restarts, async () => ({ x, width }));
 }
 
-/** The pipeline's manifold step on `x`: a layout of a seeded sample, every row placed in it. */
-async function placed(x: Float32Array, width: number, seed: number) {
+const layouts = new Map<string, { x: Float32Array; width: number }>();
+
+/**
+ * The pipeline's manifold step on `x`: a layout of a seeded sample, every row placed in it
+ * (kept, so that the mixture row clusters the same layouts).
+ */
+async function placed(x: Float32Array, width: number, seed: number, key: string) {
+  const id = `${key}/${seed}`;
+  const known = layouts.get(id);
+  if (known) return known;
   const m = Math.min(n, umapSample);
   const rows = permutation(n, new Rng(seed + 7)).slice(0, m);
   const sample = new Float32Array(m * width);
   rows.forEach((r, i) => sample.set(x.subarray(r * width, (r + 1) * width), i * width));
-  const layout = await fitManifold(sample, m, width, { dims: 10, neighbors: 15, seed });
-  return { x: embed(layout, x, n), width: 10 };
+  const layout = await fitManifold(sample, m, width, { dims: 10, neighbors: umapNeighbors, seed });
+  const out = { x: embed(layout, x, n), width: 10 };
+  layouts.set(id, out);
+  return out;
 }
 
 if (args.umap) {
   console.log(
-    `UMAP (${Math.min(n, umapSample)}-code layout, 10 dims, 15 neighbours), seeds 0..${umapSeeds - 1}`,
+    `UMAP (${Math.min(n, umapSample)}-code layout, 10 dims, ${umapNeighbors} neighbours), ` +
+      `seeds 0..${umapSeeds - 1}`,
   );
   const umapOf: [string, string, Float32Array, number][] = [
     ['raw', 'UMAP of the raw codes', raw, dim],
@@ -222,6 +273,9 @@ if (args.umap) {
   const wanted = new Set(args['umap-of']!.split(','));
   for (const [key, name, x, width] of umapOf) {
     if (!wanted.has(key)) continue;
-    await measure(name, umapSeeds, 1, (seed) => placed(x, width, seed));
+    await measure(name, umapSeeds, 1, (seed) => placed(x, width, seed, key));
+    if (args.mixture) {
+      await measure(`${name}, mixture`, umapSeeds, 1, (s) => placed(x, width, s, key), true);
+    }
   }
 }

@@ -35,6 +35,7 @@ const { values: args } = parseArgs({
     preset: { type: 'string' },
     normalize: { type: 'string' },
     manifold: { type: 'string' },
+    mixture: { type: 'string' },
     epochs: { type: 'string' },
     size: { type: 'string', default: '32' },
     out: { type: 'string', default: 'demo-output' },
@@ -62,6 +63,7 @@ const oneOf = (name: string, value: string | undefined, allowed: readonly string
 };
 oneOf('normalize', args.normalize, ['none', 'l2']);
 oneOf('manifold', args.manifold, ['none', 'umap']);
+oneOf('mixture', args.mixture, ['none', 'gaussian']);
 oneOf('preset', args.preset, PRESET_NAMES);
 
 const data = await readFashionMnist({ split: 'all' });
@@ -103,6 +105,7 @@ try {
   const kmeans: NonNullable<RunSpecInput['kmeans']> = { k: Number(args.k) };
   if (args.normalize) kmeans.normalize = args.normalize as 'none' | 'l2';
   if (args.manifold) kmeans.manifold = { method: args.manifold as 'none' | 'umap' };
+  if (args.mixture) kmeans.mixture = args.mixture as 'none' | 'gaussian';
   const submitted = await client.submit({
     name: `fashion-mnist ${indices.length}`,
     ...(args.preset ? { preset: args.preset as (typeof PRESET_NAMES)[number] } : {}),

@@ -730,6 +730,26 @@ async function labelsOf(id: string): Promise<Map<string, { cluster: number; dist
   );
 }
 
+/**
+ * Assigns the first `count` images of a run through the API and checks that each lands in
+ * its labels.csv cluster at the same squared distance.
+ */
+async function assertAssignedAsLabelled(
+  id: string,
+  labels: Map<string, { cluster: number; distance: number }>,
+  count: number,
+): Promise<void> {
+  const own = [...labels.keys()].slice(0, count);
+  const placed = (await client.assign(id, { keys: own, bucket: 'datasets' })) as AssignResults;
+  assert.equal(placed.assigned, own.length);
+  placed.results.forEach((r, i) => {
+    const want = labels.get(own[i])!;
+    assert.equal((r as AssignedImage).cluster, want.cluster, own[i]);
+    const d = (r as AssignedImage).distance;
+    assert.ok(Math.abs(d - want.distance) <= 1e-4 * Math.max(1, want.distance), own[i]);
+  });
+}
+
 test(
   'kmeans.normalize "l2" clusters unit-length codes, and new images are placed the same way',
   { timeout: 180_000 },
@@ -808,14 +828,47 @@ test(
 
     const labels = await labelsOf(id);
     assert.equal(labels.size, 300);
-    const own = [...labels.keys()].slice(0, 6);
-    const placed = (await client.assign(id, { keys: own, bucket: 'datasets' })) as AssignResults;
-    assert.equal(placed.assigned, own.length);
-    placed.results.forEach((r, i) => {
-      const want = labels.get(own[i])!;
-      assert.equal((r as AssignedImage).cluster, want.cluster, own[i]);
-      const d = (r as AssignedImage).distance;
-      assert.ok(Math.abs(d - want.distance) <= 1e-4 * Math.max(1, want.distance), own[i]);
+    await assertAssignedAsLabelled(id, labels, 6);
+  },
+);
+
+test(
+  'a dense autoencoder with a Gaussian mixture: 1×1 codes, mixture.json, new images follow',
+  { timeout: 180_000 },
+  async () => {
+    await copyGoodInputs('dense/');
+    const { id } = await client.submit({
+      name: 'e2e dense',
+      input: { bucket: 'datasets', prefix: 'dense/' },
+      image: { size: 16, channels: 1 },
+      model: { architecture: 'dense', hidden: [64, 32], codeSize: 6 },
+      training: { epochs: 2, batchSize: 32 },
+      kmeans: { k: 4, normalize: 'none', mixture: 'gaussian', manifold: { method: 'none' } },
+      shardSize: 100,
     });
+    const final = await client.wait(id, () => undefined, 500, 170_000);
+    assert.equal(final.state, 'succeeded', final.error);
+
+    const codes = decodeShard(await client.download(id, 'codes/codes-00000.bin'));
+    assert.deepEqual(codes.header.shape, [100, 1, 1, 6]);
+    const metrics = await client.artifactJson<{ mixture?: { iterations: number } }>(
+      id,
+      'metrics.json',
+    );
+    assert.ok(metrics.mixture && metrics.mixture.iterations >= 1);
+    const mixture = await client.artifactJson<{ k: number; dim: number; weights: number[] }>(
+      id,
+      'mixture.json',
+    );
+    assert.equal(mixture.k, 4);
+    assert.equal(mixture.dim, 6);
+    assert.ok(Math.abs(mixture.weights.reduce((a, b) => a + b, 0) - 1) < 1e-9);
+    // The centroids are the mixture's means, and each image's distance is to its component's.
+    const centroids = decodeShard(await client.download(id, 'centroids.bin'));
+    assert.deepEqual(centroids.header.shape, [4, 1, 1, 6]);
+
+    const labels = await labelsOf(id);
+    assert.equal(labels.size, 300);
+    await assertAssignedAsLabelled(id, labels, 8);
   },
 );

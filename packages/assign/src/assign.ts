@@ -1,6 +1,12 @@
-import { manifoldFor, runKeys, type RunSpec } from '@imgcluster/config';
+import { codeShapeOf, manifoldFor, runKeys, type RunSpec } from '@imgcluster/config';
 import { preprocessImage, type RejectReason } from '@imgcluster/images';
-import { assign, prepareCodes } from '@imgcluster/kmeans';
+import {
+  assign,
+  mixtureAssign,
+  mixtureFromJson,
+  prepareCodes,
+  type DiagonalMixture,
+} from '@imgcluster/kmeans';
 import { decodeManifold, embed, type Manifold } from '@imgcluster/manifold';
 import { encodeBatch, loadModel, type tf } from '@imgcluster/model';
 import { decodeShard } from '@imgcluster/shard';
@@ -18,6 +24,8 @@ export interface RunModel {
   dim: number;
   /** With a manifold step: the run's layout, where codes are placed before the centroids. */
   manifold?: Manifold;
+  /** With kmeans.mixture "gaussian": images go to their most probable component. */
+  mixture?: DiagonalMixture;
   /** Side of the code (and attention map): image size / 8. */
   side: number;
 }
@@ -40,11 +48,16 @@ export async function loadRunModel(
   ]);
   const encoder = await loadModel(json, weights);
   const { header, data } = decodeShard(centroidShard);
-  const side = spec.image.size / 8;
-  const dim = side * side * spec.model.filters[2];
+  const [side, , depth] = codeShapeOf(spec);
+  const dim = side * side * depth;
   const manifold = manifoldFor(spec.kmeans, dim)
     ? decodeManifold(await storage.get(bucket, keys.manifold), dim, spec.kmeans.manifold.neighbors)
     : undefined;
+  const width = manifold ? manifold.dims : dim;
+  const mixture =
+    spec.kmeans.mixture === 'gaussian'
+      ? mixtureFromJson(await storage.getJson<unknown>(bucket, keys.mixture), width)
+      : undefined;
   return {
     runId,
     spec,
@@ -54,6 +67,7 @@ export async function loadRunModel(
     dim,
     side,
     ...(manifold ? { manifold } : {}),
+    ...(mixture ? { mixture } : {}),
   };
 }
 
@@ -90,8 +104,10 @@ const BATCH = 16;
 /**
  * Assigns images to a run's clusters exactly as the pipeline assigned its own: the same
  * resize (the run's size and channels), the run's encoder, the run's normalisation and
- * manifold, and the nearest centroid by squared distance. An image that does not decode is reported with its reason; the
- * others are assigned all the same. Results keep the order of `inputs`.
+ * manifold, and the nearest centroid by squared distance (or, with a mixture, the most
+ * probable component, with the squared distance to its mean). An image that does not decode
+ * is reported with its reason; the others are assigned all the same. Results keep the order
+ * of `inputs`.
  */
 export async function assignImages(
   model: RunModel,
@@ -127,7 +143,9 @@ export async function assignImages(
       const prepared = prepareCodes(codes, ok.length, model.dim, model.spec.kmeans.normalize, true);
       const placed = model.manifold ? embed(model.manifold, prepared, ok.length) : prepared;
       const width = model.manifold ? model.manifold.dims : model.dim;
-      const nearest = assign(placed, ok.length, width, model.centroids, model.k);
+      const nearest = model.mixture
+        ? mixtureAssign(model.mixture, placed, ok.length)
+        : assign(placed, ok.length, width, model.centroids, model.k);
       ok.forEach((i, j) => {
         out[start + i] = {
           name: chunk[i].name,

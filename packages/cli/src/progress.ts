@@ -127,7 +127,9 @@ export function stageNote(name: string, st: StageStatus): string {
   if (name === 'cluster' && typeof d.phase === 'string' && st.state === 'running') {
     const tried = d.phase === 'choose-k' && typeof d.kDone === 'number';
     const laying = d.phase === 'manifold' && typeof d.layoutDone === 'number';
+    const mixing = d.phase === 'mixture' && typeof d.iteration === 'number';
     if (tried) notes.push(`choose-k ${d.kDone}/${d.kTotal}`);
+    else if (mixing) notes.push(`mixture: EM pass ${d.iteration} (at most ${d.maxIterations})`);
     else if (laying && d.placed) notes.push(`manifold: placed ${d.placed}/${d.shards} shards`);
     else if (laying) notes.push(`manifold: layout ${d.layoutDone}/${d.layoutTotal}`);
     else notes.push(String(d.phase));

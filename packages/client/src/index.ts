@@ -382,6 +382,9 @@ export function formatProgress(s: RunStatus): string {
       if (typeof d.layoutDone === 'number') extra += ` layout ${d.layoutDone}/${d.layoutTotal}`;
       if (d.placed) extra += `, placed ${d.placed}/${d.shards} shards`;
     }
+    if (name === 'cluster' && d.phase === 'mixture' && typeof d.iteration === 'number') {
+      extra += ` EM pass ${d.iteration} (at most ${d.maxIterations})`;
+    }
     if (name === 'cluster' && typeof d.k === 'number') extra += ` (k = ${d.k} chosen)`;
     return `${name}: ${st.state}${count}${extra}`;
   });

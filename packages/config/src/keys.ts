@@ -45,6 +45,8 @@ export const runKeys = (runId: string) => {
     kSelectionPlot: `${root}/k-selection.png`,
     /** With a manifold step: its reference codes and their layout (one float32 shard). */
     manifold: `${root}/manifold.bin`,
+    /** With kmeans.mixture "gaussian": the fitted mixture (weights, means, variances). */
+    mixture: `${root}/mixture.json`,
     metrics: `${root}/metrics.json`,
     report: `${root}/report.html`,
     manifest: `${root}/manifest.json`,

@@ -72,9 +72,15 @@ const runSpecObject = z
       })
       .strict()
       .default({}),
-    /** Autoencoder shape: filters of the three encoder convolutions (the last is the code depth). */
+    /**
+     * Autoencoder shape. "conv" (the default): three convolutions whose filters are `filters`
+     * (the last is the code depth), codes of (size/8)² × filters[2] floats. "dense": fully
+     * connected layers of widths `hidden` down to a code of `codeSize` floats (N2D's shape;
+     * slower to train, see docs/quality.md).
+     */
     model: z
       .object({
+        architecture: z.enum(['conv', 'dense']).default('conv'),
         filters: z
           .tuple([
             z.number().int().min(1).max(256),
@@ -82,8 +88,20 @@ const runSpecObject = z
             z.number().int().min(1).max(256),
           ])
           .default([16, 8, 8]),
+        /** Dense only: widths of the encoder's hidden layers. Default [500, 500, 2000]. */
+        hidden: z.array(z.number().int().min(1).max(4096)).min(1).max(8).optional(),
+        /** Dense only: floats per code. Default 10. */
+        codeSize: z.number().int().min(1).max(1024).optional(),
       })
       .strict()
+      .refine((m) => m.architecture === 'dense' || m.hidden === undefined, {
+        message: 'hidden is only used with architecture "dense"',
+        path: ['hidden'],
+      })
+      .refine((m) => m.architecture === 'dense' || m.codeSize === undefined, {
+        message: 'codeSize is only used with architecture "dense"',
+        path: ['codeSize'],
+      })
       .default({}),
     /** How the encoder stores the codes it hands to the cluster stage. */
     codes: z
@@ -178,6 +196,13 @@ const runSpecObject = z
           })
           .strict()
           .default({}),
+        /**
+         * "gaussian": after k-means, a Gaussian mixture with one diagonal covariance per
+         * cluster is fitted by EM from the k-means clusters, and every image (new ones too)
+         * goes to its most probable component; clusters may then differ in spread and shape.
+         * Default "none" (nearest centroid).
+         */
+        mixture: z.enum(['none', 'gaussian']).default('none'),
         /** Codes per mini-batch step. Default 1024. */
         batchSize: z.number().int().min(16).max(65536).default(1024),
         /** Cap on mini-batch steps. Default 500. */
@@ -213,6 +238,32 @@ export const AUTO_MANIFOLD_MAX_DIM = 512;
 export function manifoldFor(kmeans: RunSpec['kmeans'], codeDim: number): boolean {
   const method = kmeans.manifold?.method ?? 'none';
   return method === 'umap' || (method === 'auto' && codeDim <= AUTO_MANIFOLD_MAX_DIM);
+}
+
+/** Default hidden widths and code size of the "dense" architecture. */
+export const DENSE_DEFAULTS = { hidden: [500, 500, 2000], codeSize: 10 } as const;
+
+/** The autoencoder settings of `model` with the dense defaults filled in where they apply. */
+export function modelShape(model: RunSpec['model']): {
+  architecture: 'conv' | 'dense';
+  filters: [number, number, number];
+  hidden: number[];
+  codeSize: number;
+} {
+  const dense = model.architecture === 'dense';
+  return {
+    architecture: model.architecture,
+    filters: model.filters,
+    hidden: dense ? [...(model.hidden ?? DENSE_DEFAULTS.hidden)] : [],
+    codeSize: dense ? (model.codeSize ?? DENSE_DEFAULTS.codeSize) : model.filters[2],
+  };
+}
+
+/** Shape [h, w, depth] of one image's code for these settings (dense codes are [1, 1, size]). */
+export function codeShapeOf(spec: Pick<RunSpec, 'image' | 'model'>): [number, number, number] {
+  const { architecture, codeSize } = modelShape(spec.model);
+  const side = architecture === 'dense' ? 1 : spec.image.size / 8;
+  return [side, side, codeSize];
 }
 
 export type RunSpecInput = z.input<typeof runSpecObject>;

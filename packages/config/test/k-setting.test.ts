@@ -22,6 +22,7 @@ test('an integer k parses as before, with no kRange', () => {
   const rest = {
     normalize: 'l2',
     manifold: { method: 'auto', dims: 10, neighbors: 15, sample: 10_000 },
+    mixture: 'none',
     batchSize: 1024,
     maxSteps: 500,
     seed: 0,

@@ -1,7 +1,7 @@
 /**
  * @imgcluster/kmeans: seeded, deterministic k-means for image codes in plain TypeScript:
  * k-means++ seeding, a blocked distance kernel, streaming mini-batch k-means, and Lloyd's
- * algorithm as a reference.
+ * algorithm as a reference, and diagonal Gaussian mixtures fitted from a k-means result.
  */
 export { KMeansError, type KMeansErrorCode } from './errors.js';
 export { permutation, Rng, type RngState } from './rng.js';
@@ -41,3 +41,15 @@ export {
   type KStep,
   type SelectKOptions,
 } from './select-k.js';
+export {
+  fitMixture,
+  mixtureAssign,
+  mixtureFromJson,
+  mixtureToJson,
+  MixtureStats,
+  VARIANCE_FLOOR,
+  type DiagonalMixture,
+  type MixtureFitOptions,
+  type MixtureFitResult,
+  type MixtureJson,
+} from './mixture.js';

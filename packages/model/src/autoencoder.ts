@@ -1,21 +1,35 @@
 /**
- * The imgcluster convolutional autoencoder: three conv + 2×2 max-pool stages down to a code of
- * shape [S/8, S/8, codeChannels], and three conv + 2× upsampling stages back to the image.
+ * The imgcluster autoencoders. 'conv' (the default): three conv + 2×2 max-pool stages down to
+ * a code of shape [S/8, S/8, codeChannels], and three conv + 2× upsampling stages back to the
+ * image. 'dense': the image flattened through fully connected ReLU layers (`hidden`) down to a
+ * linear code of `codeChannels` floats, shaped [1, 1, codeChannels] so that it travels like a
+ * conv code of one position, and the mirror image back to a linear output (decoded pictures
+ * are clamped to [0, 1]); N2D's autoencoder has this shape.
  */
 import { ModelConfigError, ModelInputError } from './errors.js';
 import { registerGradientFixes } from './gradients.js';
 import { tf } from './tf.js';
 
+/** The two autoencoder families. */
+export type Architecture = 'conv' | 'dense';
+
 /** Autoencoder shape and training settings. */
 export interface ModelConfig {
+  /** 'conv' (default) or 'dense'. */
+  architecture?: Architecture;
   /** Side of the square input images in pixels; must be a positive multiple of 8. */
   imageSize: number;
   /** Colour channels per pixel: 1 (grey) or 3 (RGB). */
   channels: 1 | 3;
   /** Filters of the three encoder convs (decoder mirrors them); default [16, 8, 8]. */
   filters?: [number, number, number];
-  /** Channels of the code (the third encoder conv's filters); default filters[2]. */
+  /**
+   * Channels of the code: the third encoder conv's filters (default filters[2]), or the
+   * width of a dense code (default DEFAULT_DENSE_CODE).
+   */
   codeChannels?: number;
+  /** Widths of a dense encoder's hidden layers (the decoder mirrors them); default [500, 500, 2000]. */
+  hidden?: number[];
   /** Adam learning rate; default 1e-3. */
   learningRate?: number;
   /** Seed for the weight initialisers; default unseeded (random). */
@@ -24,6 +38,8 @@ export interface ModelConfig {
 
 /** ModelConfig with every default filled in. */
 export interface ResolvedModelConfig {
+  /** 'conv' or 'dense'. */
+  architecture: Architecture;
   /** Image side in pixels (multiple of 8). */
   imageSize: number;
   /** Colour channels: 1 or 3. */
@@ -32,6 +48,8 @@ export interface ResolvedModelConfig {
   filters: [number, number, number];
   /** Channels of the code. */
   codeChannels: number;
+  /** Hidden widths of a dense autoencoder ([] for conv). */
+  hidden: number[];
   /** Adam learning rate. */
   learningRate: number;
   /** Initialiser seed, when one was given. */
@@ -52,6 +70,10 @@ export interface AutoencoderParts {
 
 /** Default filters of the three conv stages. */
 export const DEFAULT_FILTERS: [number, number, number] = [16, 8, 8];
+/** Default hidden widths of the dense autoencoder (N2D's). */
+export const DEFAULT_DENSE_HIDDEN = [500, 500, 2000];
+/** Default code width of the dense autoencoder. */
+export const DEFAULT_DENSE_CODE = 10;
 /** Default Adam learning rate. */
 export const DEFAULT_LEARNING_RATE = 1e-3;
 
@@ -72,7 +94,18 @@ export function resolveModelConfig(cfg: ModelConfig): ResolvedModelConfig {
   if (!Array.isArray(filters) || filters.length !== 3 || !filters.every(isPosInt)) {
     throw new ModelConfigError(`filters must be three positive integers, got ${String(filters)}`);
   }
-  const codeChannels = cfg.codeChannels ?? filters[2];
+  const architecture = cfg.architecture ?? 'conv';
+  if (architecture !== 'conv' && architecture !== 'dense') {
+    throw new ModelConfigError(
+      `architecture must be 'conv' or 'dense', got ${String(architecture)}`,
+    );
+  }
+  const dense = architecture === 'dense';
+  const hidden = dense ? (cfg.hidden ?? DEFAULT_DENSE_HIDDEN) : [];
+  if (!Array.isArray(hidden) || (dense && hidden.length === 0) || !hidden.every(isPosInt)) {
+    throw new ModelConfigError(`hidden must be positive integers, got ${String(hidden)}`);
+  }
+  const codeChannels = cfg.codeChannels ?? (dense ? DEFAULT_DENSE_CODE : filters[2]);
   if (!isPosInt(codeChannels)) {
     throw new ModelConfigError(`codeChannels must be a positive integer, got ${codeChannels}`);
   }
@@ -81,23 +114,26 @@ export function resolveModelConfig(cfg: ModelConfig): ResolvedModelConfig {
     throw new ModelConfigError(`learningRate must be a positive number, got ${learningRate}`);
   }
   const out: ResolvedModelConfig = {
+    architecture,
     imageSize: cfg.imageSize,
     channels: cfg.channels,
     filters: [filters[0], filters[1], filters[2]],
     codeChannels,
+    hidden: [...hidden],
     learningRate,
   };
   if (cfg.seed !== undefined) out.seed = cfg.seed;
   return out;
 }
 
-/** Shape [h, w, k] of one image's code. */
+/** Shape [h, w, k] of one image's code: [S/8, S/8, k] for conv, [1, 1, k] for dense. */
 export function codeShape(cfg: ModelConfig): [number, number, number] {
   const r = resolveModelConfig(cfg);
-  return [r.imageSize / 8, r.imageSize / 8, r.codeChannels];
+  const side = r.architecture === 'dense' ? 1 : r.imageSize / 8;
+  return [side, side, r.codeChannels];
 }
 
-/** Number of floats in one image's code: (S/8)² × codeChannels. */
+/** Number of floats in one image's code: (S/8)² × codeChannels, or codeChannels for dense. */
 export function codeSize(cfg: ModelConfig): number {
   const [h, w, k] = codeShape(cfg);
   return h * w * k;
@@ -122,8 +158,48 @@ function layerSeed(cfg: ResolvedModelConfig, i: number): number | undefined {
   return cfg.seed === undefined ? undefined : cfg.seed + i;
 }
 
-/** The encoder: (conv relu → maxpool 2) × 3. */
+/** A fully connected layer with a deterministic initialiser when a seed is given. */
+function dense(name: string, units: number, activation: 'relu' | 'linear', seed?: number) {
+  const kernelInitializer =
+    seed === undefined ? 'glorotUniform' : tf.initializers.glorotUniform({ seed });
+  return tf.layers.dense({ name, units, activation, kernelInitializer });
+}
+
+/** Applies `layers` in turn to `x`. */
+function chain(x: tf.SymbolicTensor, layers: tf.layers.Layer[]): tf.SymbolicTensor {
+  return layers.reduce((h, layer) => layer.apply(h) as tf.SymbolicTensor, x);
+}
+
+/** The dense encoder: flatten → (dense relu) per hidden width → dense linear → [1, 1, k]. */
+function buildDenseEncoder(cfg: ResolvedModelConfig): tf.LayersModel {
+  const { imageSize: s, channels, hidden, codeChannels: k } = cfg;
+  const input = tf.input({ name: 'image', shape: [s, s, channels] });
+  const out = chain(input, [
+    tf.layers.flatten({ name: 'enc_flatten' }),
+    ...hidden.map((units, i) => dense(`enc_dense${i + 1}`, units, 'relu', layerSeed(cfg, i))),
+    dense('enc_code', k, 'linear', layerSeed(cfg, hidden.length)),
+    tf.layers.reshape({ name: 'enc_shape', targetShape: [1, 1, k] }),
+  ]);
+  return tf.model({ name: 'encoder', inputs: input, outputs: out });
+}
+
+/** The dense decoder: the encoder's mirror, ending in a linear layer of S·S·C values. */
+function buildDenseDecoder(cfg: ResolvedModelConfig): tf.LayersModel {
+  const { imageSize: s, channels, hidden, codeChannels: k } = cfg;
+  const input = tf.input({ name: 'code', shape: [1, 1, k] });
+  const widths = [...hidden].reverse();
+  const out = chain(input, [
+    tf.layers.flatten({ name: 'dec_flatten' }),
+    ...widths.map((units, i) => dense(`dec_dense${i + 1}`, units, 'relu', layerSeed(cfg, 10 + i))),
+    dense('dec_out', s * s * channels, 'linear', layerSeed(cfg, 10 + widths.length)),
+    tf.layers.reshape({ name: 'dec_shape', targetShape: [s, s, channels] }),
+  ]);
+  return tf.model({ name: 'decoder', inputs: input, outputs: out });
+}
+
+/** The encoder: (conv relu → maxpool 2) × 3, or the dense encoder. */
 export function buildEncoder(cfg: ResolvedModelConfig): tf.LayersModel {
+  if (cfg.architecture === 'dense') return buildDenseEncoder(cfg);
   const { imageSize: s, channels, filters, codeChannels } = cfg;
   const input = tf.input({ name: 'image', shape: [s, s, channels] });
   const widths = [filters[0], filters[1], codeChannels];
@@ -136,8 +212,9 @@ export function buildEncoder(cfg: ResolvedModelConfig): tf.LayersModel {
   return tf.model({ name: 'encoder', inputs: input, outputs: x });
 }
 
-/** The decoder: (conv relu → upsample 2) × 3 → conv sigmoid to `channels`. */
+/** The decoder: (conv relu → upsample 2) × 3 → conv sigmoid to `channels`, or the dense one. */
 export function buildDecoder(cfg: ResolvedModelConfig): tf.LayersModel {
+  if (cfg.architecture === 'dense') return buildDenseDecoder(cfg);
   const { imageSize: s, channels, filters, codeChannels } = cfg;
   const input = tf.input({ name: 'code', shape: [s / 8, s / 8, codeChannels] });
   const widths = [filters[2], filters[1], filters[0]];

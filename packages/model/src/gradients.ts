@@ -15,7 +15,8 @@
  * - Speed on wasm: the 2×2 max-pool gradient runs as one kernel (pool-grad-kernel.ts),
  *   Identity and same-dtype Cast share buffers instead of copying them
  *   (shared-data-kernels.ts), and one-output-channel fused convs run as depthwise convs
- *   (single-channel-conv-kernel.ts).
+ *   (single-channel-conv-kernel.ts), and matrix products with a transposed operand transpose it
+ *   first (transposed-matmul-kernel.ts).
  */
 import { CONV_KERNEL_TARGETS, makeConvKernel } from './conv-kernels.js';
 import {
@@ -32,6 +33,10 @@ import {
   SHARED_DATA_KERNELS,
   makeSharedDataKernel,
 } from './shared-data-kernels.js';
+import {
+  TRANSPOSED_MATMUL_KERNEL,
+  makeTransposedMatMulKernel,
+} from './transposed-matmul-kernel.js';
 import { tf } from './tf.js';
 
 /** Backends whose stock gradients are used unchanged. */
@@ -204,6 +209,11 @@ const KERNEL_REPLACEMENTS: KernelReplacement[] = [
     ...SINGLE_CHANNEL_CONV_KERNEL,
     make: (stock: tf.KernelConfig | null) =>
       stock == null ? null : makeSingleChannelConvKernel(stock),
+  },
+  {
+    ...TRANSPOSED_MATMUL_KERNEL,
+    make: (stock: tf.KernelConfig | null) =>
+      stock == null ? null : makeTransposedMatMulKernel(stock),
   },
 ];
 

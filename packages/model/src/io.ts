@@ -4,6 +4,7 @@
  */
 import {
   compileAutoencoder,
+  DEFAULT_FILTERS,
   DEFAULT_LEARNING_RATE,
   joinAutoencoder,
   type AutoencoderParts,
@@ -196,6 +197,20 @@ function optimizerLearningRate(model: tf.LayersModel): number | null {
   return typeof lr === 'number' ? lr : null;
 }
 
+/** Units of each `enc_dense<i>` layer of a dense encoder, in order ([] for a conv one). */
+function denseWidths(encoder: tf.LayersModel): number[] {
+  const widths: number[] = [];
+  for (let i = 1; ; i++) {
+    let units: number;
+    try {
+      units = Number(encoder.getLayer(`enc_dense${i}`).getConfig().units);
+    } catch {
+      return widths;
+    }
+    widths.push(units);
+  }
+}
+
 /** Reconstructs the ModelConfig of loaded encoder/decoder models from their layers. */
 export function describeModels(
   encoder: tf.LayersModel,
@@ -204,17 +219,34 @@ export function describeModels(
 ): ResolvedModelConfig {
   const [, s, , c] = encoder.inputs[0].shape as number[];
   const code = encoder.outputs[0].shape as number[];
+  if (c !== 1 && c !== 3) {
+    throw new ModelFormatError('models are not an imgcluster encoder/decoder pair');
+  }
+  const hidden = denseWidths(encoder);
+  if (hidden.length > 0) {
+    return {
+      architecture: 'dense',
+      imageSize: s,
+      channels: c,
+      filters: [...DEFAULT_FILTERS],
+      codeChannels: code[3],
+      hidden,
+      learningRate,
+    };
+  }
   const f1 = convFilters(encoder, 'enc_conv1') ?? convFilters(decoder, 'dec_conv3');
   const f2 = convFilters(encoder, 'enc_conv2') ?? convFilters(decoder, 'dec_conv2');
   const f3 = convFilters(decoder, 'dec_conv1') ?? code[3];
-  if (f1 == null || f2 == null || (c !== 1 && c !== 3)) {
+  if (f1 == null || f2 == null) {
     throw new ModelFormatError('models are not an imgcluster encoder/decoder pair');
   }
   return {
+    architecture: 'conv',
     imageSize: s,
     channels: c,
     filters: [f1, f2, f3],
     codeChannels: code[3],
+    hidden: [],
     learningRate,
   };
 }

@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { assign, Rng } from '@imgcluster/kmeans';
+import { Rng } from '@imgcluster/kmeans';
 import type { CodeShards } from './choose-k.js';
 import type { CodeSource } from './code-source.js';
 
@@ -39,18 +39,24 @@ export interface LabelRow {
 export const NEAREST_KEPT = 16;
 export const RANDOM_KEPT = 8;
 
+/** Clusters and squared distances to their centres of `n` prepared codes. */
+export type RowAssigner = (
+  x: Float32Array,
+  n: number,
+) => { labels: ArrayLike<number>; distances: ArrayLike<number> };
+
 /**
- * One pass over every code shard: each code's nearest centroid and squared distance in the
- * space k-means worked in (`prepared`, `preparedDim` floats per code), and per cluster the
- * mean raw code (`dim` floats), mean attention map, nearest and random members.
+ * One pass over every code shard: each code's cluster (`assignRows`: the nearest centroid, or
+ * the most probable mixture component) and squared distance to its centre in the space
+ * k-means worked in (`prepared`), and per cluster the mean raw code (`dim` floats), mean
+ * attention map, nearest and random members.
  */
 export async function assignAll(
   source: CodeSource,
   prepared: CodeShards,
-  centroids: Float32Array,
+  assignRows: RowAssigner,
   k: number,
   dim: number,
-  preparedDim: number,
   attentionSize: number,
   seed: number,
   onShard: (done: number) => Promise<void>,
@@ -72,7 +78,7 @@ export async function assignAll(
     // Distances in the space k-means worked in; the mean code stays that of the raw codes
     // (it is decoded into the cluster's picture).
     const space = await prepared.codes(shardIndex);
-    const result = assign(space.data, n, preparedDim, centroids, k);
+    const result = assignRows(space.data, n);
 
     for (let i = 0; i < n; i++) {
       const c = result.labels[i];

@@ -1,10 +1,24 @@
 import type { Job } from 'bullmq';
-import { describeK, kRangeForImages, manifoldFor, runKeys, type RunSpec } from '@imgcluster/config';
+import {
+  codeShapeOf,
+  describeK,
+  kRangeForImages,
+  manifoldFor,
+  runKeys,
+  type RunSpec,
+} from '@imgcluster/config';
 import type { Logger } from '@imgcluster/logging';
 import { PermanentJobError, type RunJobData } from '@imgcluster/queues';
 import { throwIfCancelled, type ServiceContext } from '@imgcluster/runtime';
+import {
+  assign,
+  fitMixture,
+  mixtureAssign,
+  mixtureToJson,
+  type DiagonalMixture,
+} from '@imgcluster/kmeans';
 import { encodeShard } from '@imgcluster/shard';
-import { assignAll, type ClusterTotals, type LabelRow } from './assign-pass.js';
+import { assignAll, type ClusterTotals, type LabelRow, type RowAssigner } from './assign-pass.js';
 import { chooseK, selectionSampleSize, type KSelectionRecord } from './choose-k.js';
 import { CodeSource } from './code-source.js';
 import { CodeSpace, type FittedManifold } from './code-space.js';
@@ -41,8 +55,8 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
     throw new PermanentJobError('TOO_FEW_IMAGES', `${total} decodable images for ${wanted}`);
   }
 
-  const side = spec.image.size / 8;
-  const dim = side * side * spec.model.filters[2];
+  const [side, , depth] = codeShapeOf(spec);
+  const dim = side * side * depth;
   const shards = [...counts.keys()].sort((a, b) => a - b);
   const source = new CodeSource(ctx, runId, shards, ctx.env.CLUSTER_CACHE_MB * 2 ** 20);
   await ctx.store.startStage(runId, 'cluster', spec.kmeans.maxSteps);
@@ -74,6 +88,16 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
   await ctx.store.startStage(runId, 'cluster', summary.steps);
   await ctx.store.setDone(runId, 'cluster', summary.steps);
 
+  let centroids = model.centroids;
+  let assignRows: RowAssigner = (x, n) => assign(x, n, space.dim, centroids, k);
+  let mixture: FittedMixture | undefined;
+  if (spec.kmeans.mixture === 'gaussian') {
+    mixture = await fitClusterMixture(ctx, job, log, space, centroids, k);
+    const fitted = mixture.mixture;
+    centroids = Float32Array.from(fitted.means);
+    assignRows = (x, n) => mixtureAssign(fitted, x, n);
+  }
+
   await ctx.store.setDetail(runId, 'cluster', {
     phase: 'assign',
     shards: shards.length,
@@ -82,10 +106,9 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
   const assigned = await assignAll(
     source,
     space,
-    model.centroids,
+    assignRows,
     k,
     dim,
-    space.dim,
     side * side,
     spec.kmeans.seed,
     (done) => ctx.store.setDetail(runId, 'cluster', { assigned: done }),
@@ -98,7 +121,7 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
     ctx,
     runId,
     spec,
-    model.centroids,
+    centroids,
     assigned,
     scores,
     {
@@ -108,6 +131,7 @@ export async function clusterRun(ctx: ServiceContext, job: Job<RunJobData>, log:
     },
     selection,
     space.manifold,
+    mixture,
     () => throwIfCancelled(ctx, job.data),
   );
 
@@ -160,6 +184,58 @@ async function buildSpace(
     );
   }
   return space;
+}
+
+/** A mixture fitted after k-means, with what its fit took. */
+interface FittedMixture {
+  mixture: DiagonalMixture;
+  iterations: number;
+  converged: boolean;
+  meanLogLikelihood: number;
+  seconds: number;
+}
+
+/** Most EM passes of the mixture step. */
+const MIXTURE_MAX_ITERATIONS = 100;
+
+/**
+ * kmeans.mixture "gaussian": a diagonal Gaussian mixture fitted by EM on the codes k-means
+ * clustered, started from its clusters. Each pass reads every shard of `space` once; progress
+ * is the stage detail phase 'mixture' with `iteration` of `maxIterations`.
+ */
+async function fitClusterMixture(
+  ctx: ServiceContext,
+  job: Job<RunJobData>,
+  log: Logger,
+  space: CodeSpace,
+  centroids: Float32Array,
+  k: number,
+): Promise<FittedMixture> {
+  const { runId } = job.data;
+  await ctx.store.setDetail(runId, 'cluster', {
+    phase: 'mixture',
+    iteration: 0,
+    maxIterations: MIXTURE_MAX_ITERATIONS,
+  });
+  const started = Date.now();
+  async function* batches() {
+    for (const shard of space.shards) {
+      const codes = await space.codes(shard);
+      const n = codes.header.shape[0];
+      yield { x: codes.data, n, labels: assign(codes.data, n, space.dim, centroids, k).labels };
+    }
+  }
+  const fit = await fitMixture(k, space.dim, batches, {
+    maxIterations: MIXTURE_MAX_ITERATIONS,
+    onIteration: async (iteration) => {
+      await ctx.store.setDetail(runId, 'cluster', { iteration });
+      await throwIfCancelled(ctx, job.data);
+    },
+  });
+  const seconds = (Date.now() - started) / 1000;
+  const { mixture, iterations, converged, meanLogLikelihood } = fit;
+  log.info({ iterations, converged, meanLogLikelihood, seconds }, 'mixture fitted');
+  return { mixture, iterations, converged, meanLogLikelihood, seconds };
 }
 
 /**
@@ -224,13 +300,13 @@ async function writeArtifacts(
   fit: { fitSeconds: number; steps: number; stopReason: string | null },
   selection: KSelectionRecord | undefined,
   manifold: FittedManifold | undefined,
+  mixture: FittedMixture | undefined,
   beforeManifest: () => Promise<void>,
 ) {
   const keys = runKeys(runId);
   const put = (key: string, body: Uint8Array | string) => ctx.storage.put(ctx.bucket, key, body);
   const { clusters, labels } = assigned;
-  const side = spec.image.size / 8;
-  const depth = spec.model.filters[2];
+  const [side, , depth] = codeShapeOf(spec);
   const k = clusters.length;
 
   const csv = [
@@ -246,6 +322,7 @@ async function writeArtifacts(
     encodeShard({ dtype: 'float32', shape: centroidShape, keys: clusterIds }, centroids),
   );
   if (manifold) await put(keys.manifold, encodeManifold(manifold.model, manifold.keys));
+  if (mixture) await ctx.storage.putJson(ctx.bucket, keys.mixture, mixtureToJson(mixture.mixture));
 
   const pictures = await writeClusterPictures(ctx, runId, spec, clusters);
   await writeMembers(ctx, runId, labels, k);
@@ -303,6 +380,17 @@ async function writeArtifacts(
             dims: manifold.model.dims,
             neighbors: manifold.model.neighbors,
             seconds: manifold.seconds,
+          },
+        }
+      : {}),
+    ...(mixture
+      ? {
+          mixture: {
+            kind: 'gaussian-diagonal',
+            iterations: mixture.iterations,
+            converged: mixture.converged,
+            meanLogLikelihood: mixture.meanLogLikelihood,
+            seconds: mixture.seconds,
           },
         }
       : {}),

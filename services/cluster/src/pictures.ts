@@ -1,4 +1,4 @@
-import { runKeys, type RunSpec } from '@imgcluster/config';
+import { codeShapeOf, runKeys, type RunSpec } from '@imgcluster/config';
 import { gridPng, heatmapPng, pngSize } from '@imgcluster/images';
 import { decodeCodes, encodeBatch, loadModel } from '@imgcluster/model';
 import type { ServiceContext } from '@imgcluster/runtime';
@@ -34,7 +34,7 @@ export async function writeClusterPictures(
 ): Promise<ClusterPictures> {
   const k = runKeys(runId);
   const { size, channels } = spec.image;
-  const side = size / 8;
+  const [side, , depth] = codeShapeOf(spec);
   const scale = tileScale(size);
   const relative = (key: string) => key.slice(`${k.root}/`.length);
   const put = async (key: string, png: Buffer): Promise<ReportPicture> => {
@@ -45,7 +45,7 @@ export async function writeClusterPictures(
   const load = async (json: string, weights: string) =>
     loadModel(await ctx.storage.get(ctx.bucket, json), await ctx.storage.get(ctx.bucket, weights));
   const decoder = await load(k.decoderJson, k.decoderWeights);
-  const codeSize = side * side * spec.model.filters[2];
+  const codeSize = side * side * depth;
   const means = new Float32Array(clusters.length * codeSize);
   clusters.forEach((c, i) => means.set(c.meanCode, i * codeSize));
   const decoded = decodeCodes(decoder, means, clusters.length);

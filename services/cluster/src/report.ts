@@ -1,4 +1,4 @@
-import type { RunSpec } from '@imgcluster/config';
+import { codeShapeOf, type RunSpec } from '@imgcluster/config';
 import type { Scores } from './scores.js';
 
 /** A picture of the report: its path relative to the run's artifact root, and its size. */
@@ -125,9 +125,9 @@ ${body}
 }
 
 function settings(r: ReportInput): string {
-  const side = r.spec.image.size / 8;
+  const [side, , depth] = codeShapeOf(r.spec);
   const derived: [string, string][] = [
-    ['code shape', `${side}×${side}×${r.spec.model.filters[2]}`],
+    ['code shape', `${side}×${side}×${depth}`],
     ['training backend', r.training?.backend ?? '–'],
     ['images trained on', r.training ? fmt(r.training.trainImages) : '–'],
     ['k-means steps', `${fmt(r.kmeans.steps)} (${r.kmeans.stopReason ?? 'step limit'})`],

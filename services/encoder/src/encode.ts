@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Job } from 'bullmq';
-import { runKeys } from '@imgcluster/config';
+import { codeShapeOf, runKeys } from '@imgcluster/config';
 import type { Logger } from '@imgcluster/logging';
 import { encodeBatch, loadModel, type tf } from '@imgcluster/model';
 import { PermanentJobError, type ShardJobData } from '@imgcluster/queues';
@@ -49,8 +49,8 @@ export async function encodeShardJob(ctx: ServiceContext, job: Job<ShardJobData>
   const { size, channels } = spec.image;
   const n = images.header.shape[0];
   const itemBytes = size * size * channels;
-  const side = size / 8;
-  const codeSize = side * side * spec.model.filters[2];
+  const [side, , depth] = codeShapeOf(spec);
+  const codeSize = side * side * depth;
   const codes = new Float32Array(n * codeSize);
   const attention = new Float32Array(n * side * side);
 
@@ -72,7 +72,7 @@ export async function encodeShardJob(ctx: ServiceContext, job: Job<ShardJobData>
   await ctx.storage.put(
     ctx.bucket,
     k.codeShard(shard),
-    encodeShard({ dtype, shape: [n, side, side, spec.model.filters[2]], keys }, stored.data),
+    encodeShard({ dtype, shape: [n, side, side, depth], keys }, stored.data),
   );
   await ctx.storage.put(
     ctx.bucket,

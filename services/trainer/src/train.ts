@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Job } from 'bullmq';
-import { describeK, imagesNeededForK, runKeys, type RunSpec } from '@imgcluster/config';
+import { describeK, imagesNeededForK, modelShape, runKeys, type RunSpec } from '@imgcluster/config';
 import type { Logger } from '@imgcluster/logging';
 import {
   buildAutoencoder,
@@ -139,11 +139,19 @@ async function resumeOrBuild(
   const model = buildAutoencoder({
     imageSize: spec.image.size,
     channels: spec.image.channels,
-    filters: spec.model.filters,
+    ...trainerModel(spec),
     learningRate: spec.training.learningRate,
     seed: spec.training.seed,
   });
   return { model, state: { epochsDone: 0, epochs: [] } };
+}
+
+/** The autoencoder settings of a run spec, as the model package takes them. */
+function trainerModel(spec: RunSpec) {
+  const m = modelShape(spec.model);
+  return m.architecture === 'dense'
+    ? { architecture: m.architecture, hidden: m.hidden, codeChannels: m.codeSize }
+    : { architecture: m.architecture, filters: m.filters };
 }
 
 async function trainEpochs(
