@@ -122,10 +122,12 @@ describe('saveAutoencoder / loadAutoencoder', () => {
     assert.equal(files.autoencoder, undefined);
     const loaded = await loadAutoencoder(files, { learningRate: 5e-4 });
     assert.deepEqual(loaded.config, {
+      architecture: 'conv',
       imageSize: S,
       channels: 1,
       filters: [8, 6, 4],
       codeChannels: 4,
+      hidden: [],
       learningRate: 5e-4,
     });
     const x = tf.tensor4d(data, [8, S, S, 1]);
