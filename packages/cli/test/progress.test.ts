@@ -189,6 +189,12 @@ test('the live view of a run: one bar per stage with its notes', () => {
   assert.match(stageLines(laying)[5], /running +manifold: layout 120\/500$/);
   laying.stages.cluster.detail = { ...laying.stages.cluster.detail, placed: 12 };
   assert.match(stageLines(laying)[5], /running +manifold: placed 12\/70 shards$/);
+
+  // A Gaussian mixture after k-means: its EM passes.
+  laying.stages.cluster.detail = { phase: 'mixture', iteration: 7, maxIterations: 100 };
+  assert.match(stageLines(laying)[5], /running +mixture: EM pass 7 \(at most 100\)$/);
+  laying.stages.cluster.detail = { phase: 'assign', iteration: 9, assigned: 3, shards: 70 };
+  assert.match(stageLines(laying)[5], /running +assign$/);
 });
 
 test('the progress key ignores clocks but not progress', () => {
