@@ -195,7 +195,7 @@ const stats = (xs: number[]) =>
   `${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3)} (${Math.min(...xs).toFixed(3)}..${Math.max(...xs).toFixed(3)})`;
 
 console.log(`${n} codes of ${dim} floats from ${dir}, k = ${k}, seeds 0..${seeds - 1}`);
-console.log('preparation                   NMI                  ARI                  accuracy');
+console.log(`${'preparation'.padEnd(38)}${'NMI'.padEnd(21)}${'ARI'.padEnd(21)}accuracy`);
 /** Labels after a diagonal Gaussian mixture is fitted by EM from the k-means labels. */
 async function mixtureLabels(x: Float32Array, width: number, start: Int32Array) {
   async function* all() {
@@ -232,7 +232,7 @@ async function measure(
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(
-    `${name.padEnd(30)}${stats(scores.nmi).padEnd(21)}${stats(scores.ari).padEnd(21)}${stats(scores.acc)}  ${seconds} s`,
+    `${name.padEnd(38)}${stats(scores.nmi).padEnd(21)}${stats(scores.ari).padEnd(21)}${stats(scores.acc)}  ${seconds} s`,
   );
 }
 
