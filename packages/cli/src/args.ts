@@ -75,7 +75,7 @@ export const COMMANDS = {
       preset: {
         type: 'string',
         value: 'NAME',
-        description: 'start from a named preset (default, quality); options given win',
+        description: 'start from a named preset (default, quality, dense); options given win',
       },
       size: { type: 'string', value: 'N', description: 'image side in pixels, a multiple of 8' },
       channels: { type: 'string', value: '1|3', description: '1 greyscale, 3 RGB' },
