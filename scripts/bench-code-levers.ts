@@ -72,12 +72,24 @@ if (
   !whole(seeds, 1) ||
   !whole(umapSeeds, 1) ||
   !whole(umapSample, 10) ||
-  !whole(umapNeighbors, 2)
+  !whole(umapNeighbors, 2) ||
+  umapNeighbors > 1000
 ) {
   console.error(
     '--k must be a whole number >= 2, --seeds and --umap-seeds >= 1, --umap-sample >= 10, ' +
-      `--umap-neighbors >= 2\n${USAGE}`,
+      `--umap-neighbors 2..1000\n${USAGE}`,
   );
+  process.exit(2);
+}
+const UMAP_OF = ['raw', 'l2', 'attention'];
+const umapOfWanted = args['umap-of']!.split(',');
+const unknownUmapOf = umapOfWanted.filter((v) => !UMAP_OF.includes(v));
+if (unknownUmapOf.length > 0) {
+  console.error(`--umap-of takes ${UMAP_OF.join(', ')}; not ${unknownUmapOf.join(', ')}\n${USAGE}`);
+  process.exit(2);
+}
+if (args.mixture && !args.umap) {
+  console.error(`--mixture refines the --umap rows: give --umap as well\n${USAGE}`);
   process.exit(2);
 }
 const dir = args.codes!;
@@ -109,6 +121,10 @@ const copy = (file: string) => {
 };
 const raw = new Float32Array(copy('codes.f32'));
 const truth = Array.from(new Int32Array(copy('truth.i32')));
+if (k > n) {
+  console.error(`--k ${k} is more than the ${n} codes in ${dir}`);
+  process.exit(2);
+}
 if (raw.length !== n * dim || truth.length !== n) {
   console.error(`--codes ${dir}: the files do not hold ${n} × ${dim} codes and ${n} labels`);
   process.exit(2);
@@ -188,8 +204,10 @@ const preparations: Preparation[] = [
   ['square roots, L2-normalised', normalizeRows(roots.slice(), n, dim), dim, 1],
   ['standardised per dimension', standardised(raw), dim, 1],
   [`PCA-whitened, ${pca.dim} axes`, pca.data, pca.dim, 1],
+  // Codes of one position (a dense autoencoder's) have an attention map of one value.
   ['attention map alone', attention, dim / depth, 1],
 ];
+if (dim === depth) console.log('one code position: the attention rows see one value per image');
 
 const stats = (xs: number[]) =>
   `${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3)} (${Math.min(...xs).toFixed(3)}..${Math.max(...xs).toFixed(3)})`;
@@ -262,7 +280,8 @@ async function placed(x: Float32Array, width: number, seed: number, key: string)
 
 if (args.umap) {
   console.log(
-    `UMAP (${Math.min(n, umapSample)}-code layout, 10 dims, ${umapNeighbors} neighbours), ` +
+    `UMAP (${Math.min(n, umapSample)}-code layout, 10 dims, ` +
+      `${Math.min(umapNeighbors, Math.min(n, umapSample) - 1)} neighbours), ` +
       `seeds 0..${umapSeeds - 1}`,
   );
   const umapOf: [string, string, Float32Array, number][] = [
@@ -270,7 +289,7 @@ if (args.umap) {
     ['l2', 'UMAP of the L2 codes', l2, dim],
     ['attention', 'UMAP of the attention map', attention, dim / depth],
   ];
-  const wanted = new Set(args['umap-of']!.split(','));
+  const wanted = new Set(umapOfWanted);
   for (const [key, name, x, width] of umapOf) {
     if (!wanted.has(key)) continue;
     await measure(name, umapSeeds, 1, (seed) => placed(x, width, seed, key));

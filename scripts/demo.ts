@@ -27,22 +27,41 @@ import { balancedSubset, readFashionMnist } from '@imgcluster/datasets';
 import { startStack, uploadFashionMnist } from '@imgcluster/devstack';
 import { rawPixelBaseline } from './lib/baseline.js';
 
-const { values: args } = parseArgs({
-  options: {
-    images: { type: 'string', default: '20000' },
-    all: { type: 'boolean', default: false },
-    k: { type: 'string', default: '10' },
-    preset: { type: 'string' },
-    normalize: { type: 'string' },
-    manifold: { type: 'string' },
-    mixture: { type: 'string' },
-    epochs: { type: 'string' },
-    size: { type: 'string', default: '32' },
-    out: { type: 'string', default: 'demo-output' },
-    'no-baseline': { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
-  },
-});
+const DEMO_USAGE = `usage: npm run demo -- [--images N | --all] [--preset ${PRESET_NAMES.join('|')}]
+       [--epochs N] [--k N] [--normalize none|l2] [--manifold none|umap]
+       [--mixture none|gaussian] [--size N] [--out DIR] [--no-baseline] [--keep]`;
+
+const DEMO_OPTIONS = {
+  images: { type: 'string', default: '20000' },
+  all: { type: 'boolean', default: false },
+  k: { type: 'string', default: '10' },
+  preset: { type: 'string' },
+  normalize: { type: 'string' },
+  manifold: { type: 'string' },
+  mixture: { type: 'string' },
+  epochs: { type: 'string' },
+  size: { type: 'string', default: '32' },
+  out: { type: 'string', default: 'demo-output' },
+  'no-baseline': { type: 'boolean', default: false },
+  keep: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
+/** The command-line options; a bad one prints the usage and exits with 2. */
+function parseDemoArgs() {
+  try {
+    return parseArgs({ options: DEMO_OPTIONS }).values;
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${DEMO_USAGE}`);
+    process.exit(2);
+  }
+}
+
+const args = parseDemoArgs();
+if (args.help) {
+  console.log(DEMO_USAGE);
+  process.exit(0);
+}
 
 const t0 = Date.now();
 const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(0)}s`;

@@ -27,7 +27,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ImgclusterClient, formatProgress } from '@imgcluster/client';
-import type { RunSpec } from '@imgcluster/config';
+import { runSpecSchema, type RunSpec } from '@imgcluster/config';
 import { balancedSubset, FASHION_MNIST_CLASSES, readFashionMnist } from '@imgcluster/datasets';
 import { uploadFashionMnist } from '@imgcluster/devstack';
 import { startScriptStack } from './lib/local-stack.js';
@@ -81,6 +81,14 @@ try {
   if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) throw new Error();
 } catch {
   bad('--spec must be a JSON object of run settings, such as {"model":{"filters":[32,16,16]}}');
+}
+{
+  // The settings are checked here, before any server starts, as the API would check them.
+  const checked = runSpecSchema.safeParse({ ...extra, input: { bucket: 'datasets' } });
+  if (!checked.success) {
+    const issues = checked.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    bad(`--spec is not valid run settings:\n${issues.join('\n')}`);
+  }
 }
 const seed = Number(args.seed);
 const k = Number(args.k);

@@ -106,6 +106,12 @@ export const envSchema = z.object({
   RUN_MAX_K: z.coerce.number().int().min(2).max(1000).default(1000),
   /** Largest `image.size` a run may ask for, in pixels, 16..512. Default 512. */
   RUN_MAX_IMAGE_SIZE: z.coerce.number().int().min(16).max(512).default(512),
+  /**
+   * Most trainable weights a run's autoencoder may have (a dense one grows with the image's
+   * pixels times its first width; training holds about four floats per weight). Default
+   * 25000000 (N2D's widths at 32×32 grey have 3.6 million).
+   */
+  RUN_MAX_MODEL_WEIGHTS: z.coerce.number().int().min(1000).max(1_000_000_000).default(25_000_000),
   // ---- end of API access and limits ----
 
   // ---- observability: metrics and probe server, Redis policy ----

@@ -259,6 +259,26 @@ export function modelShape(model: RunSpec['model']): {
   };
 }
 
+/** Trainable weights (biases included) of the autoencoder a spec describes, encoder and decoder. */
+export function modelWeights(spec: Pick<RunSpec, 'image' | 'model'>): number {
+  const m = modelShape(spec.model);
+  const pixels = spec.image.size * spec.image.size * spec.image.channels;
+  if (m.architecture === 'dense') {
+    const widths = [pixels, ...m.hidden, m.codeSize];
+    let half = 0;
+    for (let i = 1; i < widths.length; i++) half += widths[i - 1] * widths[i];
+    const encoderBiases = widths.slice(1).reduce((a, b) => a + b, 0);
+    const decoderBiases = widths.slice(0, -1).reduce((a, b) => a + b, 0);
+    return 2 * half + encoderBiases + decoderBiases;
+  }
+  const c = spec.image.channels;
+  const [f1, f2, f3] = m.filters;
+  const conv = (cin: number, cout: number) => 9 * cin * cout + cout;
+  const encoder = conv(c, f1) + conv(f1, f2) + conv(f2, f3);
+  const decoder = conv(f3, f3) + conv(f3, f2) + conv(f2, f1) + conv(f1, c);
+  return encoder + decoder;
+}
+
 /** Shape [h, w, depth] of one image's code for these settings (dense codes are [1, 1, size]). */
 export function codeShapeOf(spec: Pick<RunSpec, 'image' | 'model'>): [number, number, number] {
   const { architecture, codeSize } = modelShape(spec.model);

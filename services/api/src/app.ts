@@ -5,7 +5,7 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
 } from 'fastify';
-import { runKeys, runSpecSchema, STAGES, type RunSpec } from '@imgcluster/config';
+import { modelWeights, runKeys, runSpecSchema, STAGES, type RunSpec } from '@imgcluster/config';
 import { DEFAULT_TENANT, resumeRun, RunStore, type RunStatus } from '@imgcluster/queues';
 import { readinessBody, serviceMetrics } from '@imgcluster/observability';
 import { checkReadiness, type ServiceContext } from '@imgcluster/runtime';
@@ -430,7 +430,10 @@ async function sendObject(
   }
 }
 
-/** Refuses what a run asks beyond this API's limits (RUN_MAX_K, RUN_MAX_IMAGE_SIZE). */
+/**
+ * Refuses what a run asks beyond this API's limits (RUN_MAX_K, RUN_MAX_IMAGE_SIZE,
+ * RUN_MAX_MODEL_WEIGHTS).
+ */
 function checkLimits(ctx: ServiceContext, spec: RunSpec) {
   const issues: ApiIssue[] = [];
   const maxK = ctx.env.RUN_MAX_K;
@@ -442,6 +445,16 @@ function checkLimits(ctx: ServiceContext, spec: RunSpec) {
   if (spec.image.size > maxSize) {
     const message = `must be at most ${maxSize} (RUN_MAX_IMAGE_SIZE)`;
     issues.push({ path: 'body.image.size', message });
+  }
+  const weights = modelWeights(spec);
+  const maxWeights = ctx.env.RUN_MAX_MODEL_WEIGHTS;
+  if (weights > maxWeights) {
+    const path = spec.model.architecture === 'dense' ? 'body.model.hidden' : 'body.model.filters';
+    const message =
+      `the ${spec.model.architecture} autoencoder for ${spec.image.size}×${spec.image.size}×` +
+      `${spec.image.channels} images would have ${weights} weights, more than ` +
+      `${maxWeights} (RUN_MAX_MODEL_WEIGHTS)`;
+    issues.push({ path, message });
   }
   if (issues.length > 0) throw new ApiError('VALIDATION_FAILED', 'invalid body', issues);
 }

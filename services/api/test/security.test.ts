@@ -251,13 +251,21 @@ describe('limits', () => {
     assert.deepEqual(errorOf(res).issues?.[0].path, 'body');
   });
 
-  test('k and image size above the configured limits name their fields', async () => {
+  test('k, image size and model weights above the configured limits name their fields', async () => {
     const cases: [object, string][] = [
       [{ kmeans: { k: 51 } }, 'body.kmeans.k'],
       [{ kmeans: { k: 'auto', kRange: { min: 2, max: 51 } } }, 'body.kmeans.kRange.max'],
       [{ image: { size: 72 } }, 'body.image.size'],
       [{ kmeans: { k: 1 } }, 'body.kmeans.k'],
       [{ image: { size: 8 } }, 'body.image.size'],
+      // 64×64×3 inputs into 4096 units twice over: about 117 million weights.
+      [
+        {
+          image: { size: 64, channels: 3 },
+          model: { architecture: 'dense', hidden: [4096, 4096] },
+        },
+        'body.model.hidden',
+      ],
     ];
     for (const [extra, path] of cases) {
       const res = await submit({ input: { bucket: INPUT_BUCKET, prefix: 'in/' }, ...extra });
@@ -268,7 +276,20 @@ describe('limits', () => {
         [path],
       );
     }
-    const ok = await submit({ input: { bucket: INPUT_BUCKET, prefix: 'in/' }, kmeans: { k: 50 } });
+    const dense = await submit({
+      input: { bucket: INPUT_BUCKET, prefix: 'in/' },
+      image: { size: 64, channels: 3 },
+      model: { architecture: 'dense', hidden: [4096, 4096] },
+    });
+    assert.match(
+      errorOf(dense).issues?.[0].message ?? '',
+      /^the dense autoencoder for 64×64×3 images would have \d+ weights, more than 25000000 \(RUN_MAX_MODEL_WEIGHTS\)$/,
+    );
+    const ok = await submit({
+      input: { bucket: INPUT_BUCKET, prefix: 'in/' },
+      kmeans: { k: 50 },
+      model: { architecture: 'dense' },
+    });
     assert.equal(ok.statusCode, 202, ok.body);
     const status = await h.ctx.store.get(ok.json().id);
     assert.equal(status?.maxImages, 2, 'the run carries RUN_MAX_IMAGES to its plan');
