@@ -1,4 +1,4 @@
-import { codeShapeOf, type RunSpec } from '@imgcluster/config';
+import { codeShapeOf, modelShape, type RunSpec } from '@imgcluster/config';
 import type { Scores } from './scores.js';
 
 /** A picture of the report: its path relative to the run's artifact root, and its size. */
@@ -126,7 +126,14 @@ ${body}
 
 function settings(r: ReportInput): string {
   const [side, , depth] = codeShapeOf(r.spec);
+  const shape = modelShape(r.spec.model);
+  const autoencoder =
+    shape.architecture === 'dense'
+      ? `dense ${shape.hidden.join('/')} → ${shape.codeSize} (model.filters unused; one code ` +
+        'position, so every attention map is one value)'
+      : `conv ${shape.filters.join('/')}`;
   const derived: [string, string][] = [
+    ['autoencoder', autoencoder],
     ['code shape', `${side}×${side}×${depth}`],
     ['training backend', r.training?.backend ?? '–'],
     ['images trained on', r.training ? fmt(r.training.trainImages) : '–'],
