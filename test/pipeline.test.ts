@@ -872,3 +872,25 @@ test(
     await assertAssignedAsLabelled(id, labels, 8);
   },
 );
+
+test(
+  'float16 codes with a manifold: a run image assigned again gets its labels.csv distance',
+  { timeout: 180_000 },
+  async () => {
+    await copyGoodInputs('half/');
+    const { id } = await client.submit({
+      name: 'e2e float16 umap',
+      input: { bucket: 'datasets', prefix: 'half/' },
+      image: { size: 16, channels: 1 },
+      codes: { dtype: 'float16' },
+      training: { epochs: 2 },
+      kmeans: { k: 4, manifold: { method: 'umap', dims: 5, neighbors: 10, sample: 200 } },
+      shardSize: 100,
+    });
+    const final = await client.wait(id, () => undefined, 500, 170_000);
+    assert.equal(final.state, 'succeeded', final.error);
+    const labels = await labelsOf(id);
+    assert.equal(labels.size, 300);
+    await assertAssignedAsLabelled(id, labels, 12);
+  },
+);

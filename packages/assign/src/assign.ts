@@ -9,7 +9,7 @@ import {
 } from '@imgcluster/kmeans';
 import { decodeManifold, embed, type Manifold } from '@imgcluster/manifold';
 import { encodeBatch, loadModel, type tf } from '@imgcluster/model';
-import { decodeShard } from '@imgcluster/shard';
+import { decodeShard, float16ToFloat32, float32ToFloat16 } from '@imgcluster/shard';
 import type { Storage } from '@imgcluster/storage';
 
 /** What assigning new images to a finished run needs: its encoder and centroids. */
@@ -69,6 +69,20 @@ export async function loadRunModel(
     ...(manifold ? { manifold } : {}),
     ...(mixture ? { mixture } : {}),
   };
+}
+
+/**
+ * Codes as the run's encoder stored its own: a float16 run's rounded to the nearest half
+ * (unless one would overflow, where the encoder keeps float32), so that an image of the run
+ * gets exactly its labels.csv distance even through a manifold's nearest-neighbour placing.
+ */
+function asStored(codes: Float32Array, dtype: RunSpec['codes']['dtype']): Float32Array {
+  if (dtype !== 'float16') return codes;
+  const halves = float32ToFloat16(codes);
+  for (let i = 0; i < halves.length; i++) {
+    if ((halves[i] & 0x7fff) === 0x7c00 && Number.isFinite(codes[i])) return codes;
+  }
+  return float16ToFloat32(halves);
 }
 
 /** One image to assign: a name to report it by, and its file bytes. */
@@ -140,7 +154,14 @@ export async function assignImages(
         if (d.ok) pixels.set(d.pixels, j * itemBytes);
       });
       const { codes, attention } = encodeBatch(model.encoder, pixels, ok.length, size, channels);
-      const prepared = prepareCodes(codes, ok.length, model.dim, model.spec.kmeans.normalize, true);
+      const stored = asStored(codes, model.spec.codes.dtype);
+      const prepared = prepareCodes(
+        stored,
+        ok.length,
+        model.dim,
+        model.spec.kmeans.normalize,
+        true,
+      );
       const placed = model.manifold ? embed(model.manifold, prepared, ok.length) : prepared;
       const width = model.manifold ? model.manifold.dims : model.dim;
       const nearest = model.mixture
