@@ -184,7 +184,13 @@ try {
   exitCode = 1;
 } finally {
   if (args.keep) {
+    const pids = [
+      `redis ${stack.redis.child.pid}`,
+      `s3 ${stack.s3.child.pid}`,
+      ...stack.services.map((s) => `${s.name} ${s.process.child.pid}`),
+    ];
     say(`servers left running (--keep); data in ${work}`);
+    say(`process ids (stop them with kill): ${pids.join(', ')}`);
   } else {
     await stack.stop();
     rmSync(work, { recursive: true, force: true });
