@@ -29,7 +29,7 @@ import { rawPixelBaseline } from './lib/baseline.js';
 
 const DEMO_USAGE = `usage: npm run demo -- [--images N | --all] [--preset ${PRESET_NAMES.join('|')}]
        [--epochs N] [--k N] [--normalize none|l2] [--manifold none|umap]
-       [--mixture none|gaussian] [--size N] [--out DIR] [--no-baseline] [--keep]`;
+       [--mixture none|gaussian] [--neighbors N] [--size N] [--out DIR] [--no-baseline] [--keep]`;
 
 const DEMO_OPTIONS = {
   images: { type: 'string', default: '20000' },
@@ -39,6 +39,7 @@ const DEMO_OPTIONS = {
   normalize: { type: 'string' },
   manifold: { type: 'string' },
   mixture: { type: 'string' },
+  neighbors: { type: 'string' },
   epochs: { type: 'string' },
   size: { type: 'string', default: '32' },
   out: { type: 'string', default: 'demo-output' },
@@ -67,7 +68,7 @@ const t0 = Date.now();
 const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(0)}s`;
 const say = (msg: string) => console.log(`[demo ${elapsed()}] ${msg}`);
 
-for (const name of ['images', 'k', 'epochs', 'size'] as const) {
+for (const name of ['images', 'k', 'epochs', 'size', 'neighbors'] as const) {
   if (args[name] !== undefined && !/^\d+$/.test(args[name])) {
     console.error(`--${name} must be a whole number, got ${JSON.stringify(args[name])}`);
     process.exit(2);
@@ -124,6 +125,7 @@ try {
   const kmeans: NonNullable<RunSpecInput['kmeans']> = { k: Number(args.k) };
   if (args.normalize) kmeans.normalize = args.normalize as 'none' | 'l2';
   if (args.manifold) kmeans.manifold = { method: args.manifold as 'none' | 'umap' };
+  if (args.neighbors) kmeans.manifold = { ...kmeans.manifold, neighbors: Number(args.neighbors) };
   if (args.mixture) kmeans.mixture = args.mixture as 'none' | 'gaussian';
   const submitted = await client.submit({
     name: `fashion-mnist ${indices.length}`,
